@@ -1,0 +1,74 @@
+"""Triple-DES building blocks (ANSI X9.52 / ISO 18033-3) over ``cryptography``.
+
+DES is obsolete for general use but still mandatory in EMV and payment key management,
+so it comes from ``cryptography.hazmat.decrepit``.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+try:  # cryptography >= 43
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+except ImportError:  # pragma: no cover - older cryptography
+    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore
+
+BLOCK = 8
+
+
+def _expand(key: bytes) -> bytes:
+    if len(key) == 8:
+        return key * 3
+    if len(key) == 16:
+        return key + key[:8]
+    if len(key) == 24:
+        return key
+    raise ValueError(f"a DES key is 8, 16 or 24 bytes, not {len(key)}")
+
+
+def _check_blocks(data: bytes) -> None:
+    if len(data) % BLOCK:
+        raise ValueError("DES data must be a multiple of 8 bytes")
+
+
+def encrypt_ecb(key: bytes, data: bytes) -> bytes:
+    """TDES (or single DES for an 8-byte key) ECB encryption of whole blocks."""
+    _check_blocks(data)
+    enc = Cipher(TripleDES(_expand(key)), modes.ECB()).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+def decrypt_ecb(key: bytes, data: bytes) -> bytes:
+    _check_blocks(data)
+    dec = Cipher(TripleDES(_expand(key)), modes.ECB()).decryptor()
+    return dec.update(data) + dec.finalize()
+
+
+def encrypt_cbc(key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
+    _check_blocks(data)
+    enc = Cipher(TripleDES(_expand(key)), modes.CBC(iv)).encryptor()
+    return enc.update(data) + enc.finalize()
+
+
+def decrypt_cbc(key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
+    _check_blocks(data)
+    dec = Cipher(TripleDES(_expand(key)), modes.CBC(iv)).decryptor()
+    return dec.update(data) + dec.finalize()
+
+
+def xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def adjust_odd_parity(key: bytes) -> bytes:
+    """Set the least significant bit of each byte so that every byte has odd parity."""
+    out = bytearray()
+    for b in key:
+        high = b & 0xFE
+        out.append(high | (0 if bin(high).count("1") % 2 else 1))
+    return bytes(out)
+
+
+def key_check_value(key: bytes, length: int = 3) -> bytes:
+    """KCV: leftmost bytes of the key encrypting a zero block (ANSI X9.24-1)."""
+    return encrypt_ecb(key, bytes(8))[:length]

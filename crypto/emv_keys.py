@@ -1,0 +1,31 @@
+"""EMV key derivation (EMV Book 2 Annex A1.3 and A1.4)."""
+
+from __future__ import annotations
+
+from crypto import des
+
+
+def derive_icc_master_key_option_a(issuer_master_key: bytes, pan: str, psn: str = "00") -> bytes:
+    """ICC Master Key derivation, Option A (Book 2 A1.4.1).
+
+    Y = rightmost 16 digits of PAN || PSN (left-padded with zeros), as 8 bytes BCD.
+    MK = DES3(IMK)[Y] || DES3(IMK)[Y xor FF..FF], with odd parity.
+    """
+    digits = (pan + (psn or "00")).rjust(16, "0")[-16:]
+    y = bytes.fromhex(digits)
+    left = des.encrypt_ecb(issuer_master_key, y)
+    right = des.encrypt_ecb(issuer_master_key, bytes(b ^ 0xFF for b in y))
+    return des.adjust_odd_parity(left + right)
+
+
+def derive_common_session_key(icc_master_key: bytes, atc: bytes) -> bytes:
+    """EMV Common Session Key derivation (Book 2 A1.3.1) with R = ATC || 00 00 00 00 00 00.
+
+    SK = DES3(MK)[R with byte 3 = F0] || DES3(MK)[R with byte 3 = 0F].
+    """
+    if len(atc) != 2:
+        raise ValueError("the ATC is 2 bytes")
+    r = atc + bytes(6)
+    left = des.encrypt_ecb(icc_master_key, r[:2] + b"\xf0" + r[3:])
+    right = des.encrypt_ecb(icc_master_key, r[:2] + b"\x0f" + r[3:])
+    return des.adjust_odd_parity(left + right)

@@ -1,0 +1,1 @@
+"""TEST-ONLY RSA keys for offline data authentication (see README.md)."""

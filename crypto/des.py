@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-try:  # cryptography >= 43
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-except ImportError:  # pragma: no cover - older cryptography
-    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES  # type: ignore
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 
 BLOCK = 8
 

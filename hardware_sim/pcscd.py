@@ -114,6 +114,9 @@ def list_readers() -> list[str]:
         scard.SCardReleaseContext(context)
 
 
+_private_owner: PcscDaemon | None = None  # the one private daemon this process may run
+
+
 class PcscDaemon:
     """A pcscd with one vpcd reader (two slots) named after ``reader_name``."""
 
@@ -269,6 +272,12 @@ class PcscDaemon:
             )
 
     def _start_private(self, timeout: float) -> None:
+        global _private_owner
+        if _private_owner is not None and _private_owner is not self and _private_owner.running:
+            raise PcscDaemonError(
+                f"This process already runs a private pcscd (pid {_private_owner.pid}); "
+                "reuse it or stop it first."
+            )
         socket_path = private_socket_path()
         run_root = socket_path.parent.parent
         current = os.environ.get(SOCKET_ENV)
@@ -286,6 +295,7 @@ class PcscDaemon:
         self._spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
         os.environ[SOCKET_ENV] = str(socket_path)
         self.socket_path = socket_path
+        _private_owner = self
         try:
             self.wait_for_readers(timeout)
         except BaseException:
@@ -390,7 +400,9 @@ class EchoCard:
         return data + b"\x90\x00"
 
 
-def bench_pcsc(n: int = 2000, *, quickack: bool = True, daemon: PcscDaemon | None = None) -> float:
+def bench_pcsc(
+    n: int = 2000, *, quickack: bool = True, daemon: PcscDaemon | None = None, slot: int = 0
+) -> float:
     """APDUs per second through pyscard -> pcscd -> vpcd -> simulated card (one process).
 
     Starts a private pcscd when ``daemon`` is not given.  Not a test: a command-line figure.
@@ -403,8 +415,8 @@ def bench_pcsc(n: int = 2000, *, quickack: bool = True, daemon: PcscDaemon | Non
     if daemon is None:
         daemon = PcscDaemon("POS Bench", free_port_pair())
         daemon.start()
-    card = VpcdCardConnector(EchoCard(), port=daemon.slot_port(0), quickack=quickack)
-    reader = daemon.reader_names[0]
+    card = VpcdCardConnector(EchoCard(), port=daemon.slot_port(slot), quickack=quickack)
+    reader = daemon.reader_names[slot]
     context: Any = None
     handle: Any = None
     try:
@@ -434,7 +446,9 @@ def bench_pcsc(n: int = 2000, *, quickack: bool = True, daemon: PcscDaemon | Non
         if context is not None:
             with contextlib.suppress(Exception):
                 scard.SCardReleaseContext(context)
-        card.remove()
+        if card.inserted:
+            card.remove()
+            wait_card_presence(reader, False)
         if own:
             daemon.stop()
 

@@ -11,7 +11,8 @@ Error mapping (pcsc-lite return codes):
 
 * card gone or reset during the exchange (``SCARD_W_REMOVED_CARD``,
   ``SCARD_E_NO_SMARTCARD``, ``SCARD_W_RESET_CARD``, ``SCARD_W_UNPOWERED_CARD``, or a
-  communication error after which the reader reports no card) ->
+  communication error - including "success" with no status word, which is what vpcd
+  returns when the card end drops mid-APDU - after which the reader reports no card) ->
   :class:`emv.errors.CardRemovedError`;
 * anything else (no pcscd, unknown reader, reader unplugged, sharing violation) ->
   :class:`emv.errors.CardTransportError` with one sentence saying what to do.
@@ -213,7 +214,11 @@ class PcscReader:
             )
         hresult, response = scard.SCardTransmit(self._card, self.protocol, list(apdu))
         if hresult == scard.SCARD_S_SUCCESS:
-            return bytes(response)
+            if len(response) >= 2:
+                return bytes(response)
+            # vpcd (and some USB readers) report success with no bytes when the card is
+            # pulled mid-exchange: a response without SW1 SW2 is a link failure.
+            hresult = scard.SCARD_F_COMM_ERROR
         if hresult in _REMOVED or (hresult in _LINK_ERRORS and self._card_left()):
             self._drop_card()
             raise CardRemovedError(

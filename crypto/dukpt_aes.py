@@ -292,6 +292,43 @@ class AesDukptOriginator:
         self._registers[lowest] = None
         return Transaction(ksn, key)
 
+    def export_state(self) -> dict[str, object]:
+        """Non-volatile state: KSN and intermediate derivation key registers (secret, hex)."""
+        return {
+            "ksn": make_ksn(self._ikid, min(self._counter, COUNTER_MASK)).hex().upper(),
+            "exhausted": self.exhausted,
+            "registers": {
+                str(bit): key.hex().upper()
+                for bit, key in enumerate(self._registers)
+                if key is not None
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> AesDukptOriginator:
+        """Rebuild a device from :meth:`export_state` output."""
+        try:
+            ksn = bytes.fromhex(str(state["ksn"]))
+            raw = state["registers"]
+            if not isinstance(raw, dict):
+                raise TypeError
+            registers = {int(bit): bytes.fromhex(str(key)) for bit, key in raw.items()}
+        except (KeyError, TypeError, ValueError):
+            raise DukptAesError("the saved DUKPT device state is malformed") from None
+        counter = ksn_counter(ksn)
+        if not is_valid_counter(counter) and not state.get("exhausted"):
+            raise DukptAesError("the saved DUKPT device state has an unusable counter")
+        if any(not 0 <= b < COUNTER_BITS or len(k) not in _AES_TYPES for b, k in registers.items()):
+            raise DukptAesError("the saved DUKPT device state is malformed")
+        self = cls.__new__(cls)
+        self._ikid = initial_key_id(ksn)
+        self._registers = [registers.get(bit) for bit in range(COUNTER_BITS)]
+        self._counter = COUNTER_MASK + 1 if state.get("exhausted") else counter
+        lowest = (counter & -counter).bit_length() - 1
+        if not self.exhausted and self._registers[lowest] is None:
+            raise DukptAesError("the saved DUKPT device state lacks the current key")
+        return self
+
     def encrypt_pin(self, pin: str, pan: str, random: bytes | None = None) -> tuple[bytes, bytes]:
         """ISO 9564 format 4 PIN block under this transaction's AES-128 PIN key: (block, KSN)."""
         txn = self.next_transaction()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crypto import des
+from crypto import des, pinblock
 
 KSN_LEN = 10
 KEY_LEN = 16
@@ -252,6 +252,50 @@ class TdesDukptOriginator:
             raise DukptError("a TDES PIN block is 8 bytes")
         txn = self.next_transaction()
         return encrypt_pin_block(txn.key, clear_block), txn.ksn
+
+    def encrypt_pin(self, pin: str, pan: str) -> tuple[bytes, bytes]:
+        """Format 0 PIN block (ISO 9564-1) encrypted under this transaction's PIN key."""
+        return self.encrypt_pin_block(pinblock.encode_format0(pin, pan))
+
+    def export_state(self) -> dict[str, object]:
+        """Non-volatile state of the device: KSN register and Future Key Registers (hex).
+
+        Holds secret key material: store it only where the PIN pad's keys may live.
+        """
+        return {
+            "ksn": with_counter(self._iksn, min(self._counter, COUNTER_MASK)).hex().upper(),
+            "exhausted": self.exhausted,
+            "registers": {
+                str(bit): key.hex().upper()
+                for bit, key in enumerate(self._registers)
+                if key is not None
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> TdesDukptOriginator:
+        """Rebuild a device from :meth:`export_state` output."""
+        try:
+            ksn = bytes.fromhex(str(state["ksn"]))
+            raw = state["registers"]
+            if not isinstance(raw, dict):
+                raise TypeError
+            registers = {int(bit): bytes.fromhex(str(key)) for bit, key in raw.items()}
+        except (KeyError, TypeError, ValueError):
+            raise DukptError("the saved DUKPT device state is malformed") from None
+        counter = ksn_counter(ksn)
+        if not is_valid_counter(counter) and not state.get("exhausted"):
+            raise DukptError("the saved DUKPT device state has an unusable counter")
+        if any(not 0 <= b < COUNTER_BITS or len(k) != KEY_LEN for b, k in registers.items()):
+            raise DukptError("the saved DUKPT device state is malformed")
+        self = cls.__new__(cls)
+        self._iksn = initial_ksn(ksn)
+        self._registers = [registers.get(bit) for bit in range(COUNTER_BITS)]
+        self._counter = COUNTER_MASK + 1 if state.get("exhausted") else counter
+        lowest = (counter & -counter).bit_length() - 1
+        if not self.exhausted and self._registers[lowest] is None:
+            raise DukptError("the saved DUKPT device state lacks the current key")
+        return self
 
     def future_key_count(self) -> int:
         """How many Future Key Registers hold a key (for tests and diagnostics)."""

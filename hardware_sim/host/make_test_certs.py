@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "tls"
-VALID_FROM = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
-VALID_TO = dt.datetime(2045, 1, 1, tzinfo=dt.timezone.utc)
+VALID_FROM = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+VALID_TO = dt.datetime(2045, 1, 1, tzinfo=dt.UTC)
 
 
 def _name(cn: str) -> x509.Name:

@@ -1,0 +1,317 @@
+"""Acquirer + issuer decisions of the host simulator (sans-I/O: documents in, documents out).
+
+Authorisation (0100/0200), in this order; the first rule that hits gives DE 39:
+
+1. duplicate (same terminal id, STAN, DE 7): the stored answer is replayed, nothing moves;
+2. processing code other than 00/01/09/20 -> 12; Luhn failure -> 14; unknown BIN -> 15;
+3. blocked PAN -> 05; expired (DE 14 before this month) -> 54;
+4. chip/contactless entry without a valid ARQC (EMV Book 2 8.1.2) -> 05 and **no ARPC**;
+5. online PIN (DE 52/53, DUKPT X9.24-1 TDES format 0 or X9.24-3 AES format 4) wrong -> 55;
+6. amount rule: last two minor-unit digits listed in ``amount_suffix_codes`` -> that code;
+7. velocity: more than ``max_count`` approvals or ``max_amount_minor`` per card in the window
+   -> 65 / 61; debit above the balance -> 51; otherwise 00 and the balance moves.
+
+AML alerts (large amount, many transactions per card in a window) are recorded, never declined.
+When the ARQC verified, DE 55 tag 91 = ARPC method 1 (Book 2 8.2.1) || ARC, ARC = DE 39 in ASCII.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from acquirer_client import messages as m
+from crypto import des, dukpt_aes, dukpt_tdes, pinblock
+from crypto.emv_cryptogram import application_cryptogram, arpc_method_1
+from crypto.emv_keys import derive_icc_master_key_option_a
+from emv import tlv
+from hardware_sim.host.ledger import Ledger, pan_hash
+from hardware_sim.test_keys import issuer_for_pan
+
+log = logging.getLogger(__name__)
+
+CARD_KINDS = {"0100": "authorisation", "0200": "financial", "0220": "advice"}
+CREDIT_CODES = ("20",)
+
+
+def luhn_ok(pan: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(pan)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def original_key(doc: Mapping[str, str]) -> str:
+    """Key of an original request: terminal id, STAN, DE 90 it would be named by."""
+    return f"{doc['41'].strip()}:{doc['11']}:{m.original_data_elements(doc)}"
+
+
+def reversal_target(doc: Mapping[str, str]) -> str:
+    de90 = doc["90"]
+    return f"{doc['41'].strip()}:{de90[4:10]}:{de90}"
+
+
+class Issuer:
+    """Processes one decoded request and returns the response document (or None)."""
+
+    def __init__(
+        self, rules: dict[str, Any], ledger: Ledger, now: Callable[[], float] = time.time
+    ) -> None:
+        self.rules = rules
+        self.ledger = ledger
+        self.now = now
+        self._rrn = itertools.count(1)
+        self._auth = itertools.count(1)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, request: m.IsoDoc) -> bytes:
+        """Return the encoded response (replayed for a duplicate)."""
+        with self.ledger.lock:
+            mti = request["t"]
+            if mti in CARD_KINDS:
+                return self._card(request)
+            if mti == "0400" or mti == "0420":
+                return self._reversal(request)
+            if mti == "0500":
+                return self._reconcile(request)
+            if mti == "0800":
+                return m.encode(m.response_to(request, "00"))
+            if mti == "0320":
+                return m.encode(m.response_to(request, "00"))
+            return m.encode(m.response_to(request, "12"))
+
+    # ------------------------------------------------------------------ card requests
+
+    def _card(self, req: m.IsoDoc) -> bytes:
+        key = original_key(req)
+        stored = self.ledger.stored_response(key)
+        if stored is not None:
+            return stored
+        pan = req.get("2", "")
+        masked = m.mask_pan(pan)
+        amount = int(req.get("4", "0"))
+        pc = req.get("3", "000000")[:2]
+        credit = pc in CREDIT_CODES
+        mti = req["t"]
+        extra: dict[str, str] = {}
+        if mti == "0220":
+            code, de55 = "00", None  # an advice reports a done deal: it cannot be declined
+        else:
+            code, de55 = self._decide(req, pan, amount, pc)
+        rrn = self._next_rrn()
+        extra["de37"] = rrn
+        if code == "00" and mti != "0220":
+            extra["de38"] = f"{next(self._auth) % 1_000_000:06d}"
+        if de55:
+            extra["de55"] = de55.hex().upper()
+        response = m.encode(m.response_to(req, code, **extra))
+        reversed_first = self.ledger.reversal_for(key) is not None
+        status = "approved" if code == "00" else "declined"
+        if status == "approved" and reversed_first:
+            status = "reversed"  # the reversal overtook its original: apply neither
+        txn_id = self.ledger.record(
+            dedupe_key=key,
+            kind=CARD_KINDS[mti],
+            mti=mti,
+            terminal_id=req.get("41", "").strip(),
+            stan=req["11"],
+            pan_hash=_hash(pan),
+            pan_masked=masked,
+            processing_code=req.get("3"),
+            amount_minor=amount,
+            signed_minor=-amount if credit else amount,
+            currency=req.get("49"),
+            response_code=code,
+            auth_code=extra.get("de38"),
+            rrn=rrn,
+            status=status,
+            response=response,
+            created=self.now(),
+        )
+        if status == "approved":
+            self.ledger.adjust_balance(
+                pan, masked, amount if credit else -amount, self._default_balance()
+            )
+        self._aml(txn_id, pan, masked, amount)
+        return response
+
+    def _decide(self, req: m.IsoDoc, pan: str, amount: int, pc: str) -> tuple[str, bytes | None]:
+        if pc not in m.PROCESSING_CODES.values():
+            return "12", None
+        if not pan or not luhn_ok(pan):
+            return "14", None
+        keys = issuer_for_pan(pan)
+        if keys is None:
+            return "15", None
+        if pan in self.rules.get("blocked_pans", []):
+            return "05", None
+        if self._expired(req.get("14")):
+            return "54", None
+        icc = tlv.flatten(m.icc_data(req))
+        arqc = icc.get(0x9F26)
+        icc_mk: bytes | None = None
+        if req.get("22", "")[:2] in ("05", "07") or arqc is not None:
+            psn = req.get("23", "000")[-2:]
+            icc_mk = derive_icc_master_key_option_a(keys.imk_ac, pan, psn)
+            try:
+                ok = arqc is not None and application_cryptogram(icc_mk, icc) == arqc
+            except (KeyError, ValueError):
+                ok = False
+            if not ok:
+                log.info("ARQC verification failed for %s", m.mask_pan(pan))
+                return "05", None
+        code = self._rules_code(req, pan, amount, pc)
+        de55 = None
+        if icc_mk is not None and arqc is not None:
+            arc = code.encode("ascii")
+            arpc = arpc_method_1(icc_mk, icc[0x9F36], arqc, arc)
+            de55 = tlv.encode(0x91, arpc + arc) + self._scripts(pan)
+        return code, de55
+
+    def _rules_code(self, req: m.IsoDoc, pan: str, amount: int, pc: str) -> str:
+        if "52" in req and not self._pin_ok(req, pan):
+            return "55"
+        suffix = self.rules.get("amount_suffix_codes", {}).get(f"{amount % 100:02d}")
+        if suffix:
+            return str(suffix)
+        if pc in CREDIT_CODES:
+            return "00"
+        velocity = self.rules.get("velocity", {})
+        count, total = self.ledger.card_activity(
+            pan, self.now() - float(velocity.get("window_seconds", 3600))
+        )
+        if count >= int(velocity.get("max_count", 1 << 30)):
+            return "65"
+        if total + amount > int(velocity.get("max_amount_minor", 1 << 62)):
+            return "61"
+        balances = self.rules.get("balances", {})
+        default = int(balances.get(pan, self._default_balance()))
+        if amount > self.ledger.balance(pan, default):
+            return "51"
+        return "00"
+
+    def _default_balance(self) -> int:
+        return int(self.rules.get("default_balance_minor", 0))
+
+    def _expired(self, yymm: str | None) -> bool:
+        if not yymm or len(yymm) != 4:
+            return False
+        today = datetime.fromtimestamp(self.now())
+        return (int(yymm[:2]), int(yymm[2:])) < (today.year % 100, today.month)
+
+    def _pin_ok(self, req: m.IsoDoc, pan: str) -> bool:
+        """Decrypt DE 52 under the DUKPT key of DE 53's KSN and compare with the card's PIN."""
+        pins = self.rules.get("pins", {})
+        expected = str(pins.get(pan, pins.get("default", "")))
+        try:
+            block = bytes.fromhex(req["52"])
+            ksn = bytes.fromhex(req.get("53", ""))
+            if len(ksn) == dukpt_tdes.KSN_LEN and len(block) == 8:
+                key = dukpt_tdes.host_pin_key(bytes.fromhex(self.rules["dukpt_bdk_tdes"]), ksn)
+                pin = pinblock.decode_format0(des.decrypt_ecb(key, block), pan)
+            elif len(ksn) == dukpt_aes.KSN_LEN and len(block) == 16:
+                key = dukpt_aes.host_pin_key(bytes.fromhex(self.rules["dukpt_bdk_aes128"]), ksn)
+                pin = pinblock.decipher_format4(block, pan, key)
+            else:
+                return False
+        except (ValueError, KeyError):
+            return False
+        return bool(expected) and pin == expected
+
+    def _scripts(self, pan: str) -> bytes:
+        """Issuer script templates 71/72 (Book 3 10.10) configured for this PAN."""
+        out = b""
+        for rule in self.rules.get("scripts", []):
+            if not pan.endswith(str(rule.get("pan_suffix", "\0"))):
+                continue
+            body = tlv.encode(0x9F18, bytes.fromhex(rule.get("script_id", "00000000")))
+            for command in rule.get("commands", []):
+                body += tlv.encode(0x86, bytes.fromhex(command))
+            out += tlv.encode(int(rule.get("template", "72"), 16), body)
+        return out
+
+    def _aml(self, txn_id: int, pan: str, masked: str, amount: int) -> None:
+        aml = self.rules.get("aml", {})
+        if amount >= int(aml.get("large_amount_minor", 1 << 62)):
+            self.ledger.add_alert(txn_id, masked, f"large amount {amount}")
+        since = self.now() - float(aml.get("window_seconds", 600))
+        count = self.ledger.card_count(pan, since)
+        if count > int(aml.get("max_count", 1 << 30)):
+            self.ledger.add_alert(txn_id, masked, f"{count} transactions in the window")
+
+    def _next_rrn(self) -> str:
+        today = datetime.fromtimestamp(self.now())
+        return f"{today.strftime('%y%j')}{next(self._rrn) % 10_000_000:07d}"
+
+    # ------------------------------------------------------------------ reversals
+
+    def _reversal(self, req: m.IsoDoc) -> bytes:
+        if "90" not in req:
+            return m.encode(m.response_to(req, "30"))
+        target = reversal_target(req)
+        key = f"{req['t']}:{target}"
+        stored = self.ledger.stored_response(key)
+        if stored is not None:
+            return stored
+        original = self.ledger.original(target)
+        status = "acknowledged"
+        if original is not None and original.status == "approved":
+            self.ledger.set_status(original.id, "reversed")
+            pan = req.get("2", "")
+            delta = original.signed_minor  # give back what the original took
+            if pan:
+                self.ledger.adjust_balance(pan, m.mask_pan(pan), delta, self._default_balance())
+            status = "applied"
+        elif original is None:
+            status = "unmatched"  # the original never arrived (or not yet): remember it
+        response = m.encode(m.response_to(req, "00"))
+        self.ledger.record(
+            dedupe_key=key,
+            kind="reversal",
+            mti=req["t"],
+            terminal_id=req.get("41", "").strip(),
+            stan=req["11"],
+            original_key=target,
+            pan_hash=_hash(req.get("2", "")),
+            pan_masked=m.mask_pan(req.get("2", "")),
+            amount_minor=int(req.get("4", "0")),
+            currency=req.get("49"),
+            response_code="00",
+            status=status,
+            response=response,
+            created=self.now(),
+        )
+        return response
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def _reconcile(self, req: m.IsoDoc) -> bytes:
+        try:
+            theirs = m.totals_from(req)
+        except m.MessageError:
+            return m.encode(m.response_to(req, "30"))
+        tid = req.get("41", "").strip()
+        currency = req.get("49", "")
+        ours = self.ledger.unsettled_totals(tid, currency)
+        in_balance = (
+            ours["debits_count"] == theirs.debits_count - theirs.debit_reversals_count
+            and ours["debits_amount"] == theirs.debits_amount - theirs.debit_reversals_amount
+            and ours["credits_count"] == theirs.credits_count - theirs.credit_reversals_count
+            and ours["credits_amount"] == theirs.credits_amount - theirs.credit_reversals_amount
+        )
+        if in_balance:
+            self.ledger.mark_settled(tid, currency)
+        fields = {"de66": "1" if in_balance else "2"}
+        return m.encode(m.response_to(req, "00" if in_balance else "95", **fields))
+
+
+def _hash(pan: str) -> str | None:
+    return pan_hash(pan) if pan else None

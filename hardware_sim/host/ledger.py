@@ -1,0 +1,244 @@
+"""The host simulator's SQLite ledger: accounts, every message it processed, AML alerts.
+
+Each processed request is one row keyed by a de-duplication key (terminal id, STAN and the
+original data elements), so a retried request is answered from the stored response and
+never moves money twice.  Only masked PANs and a SHA-256 of the PAN are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    pan_hash TEXT PRIMARY KEY, pan_masked TEXT NOT NULL, balance_minor INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    mti TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    stan TEXT NOT NULL,
+    original_key TEXT,
+    pan_hash TEXT,
+    pan_masked TEXT,
+    processing_code TEXT,
+    amount_minor INTEGER NOT NULL DEFAULT 0,
+    signed_minor INTEGER NOT NULL DEFAULT 0,
+    currency TEXT,
+    response_code TEXT,
+    auth_code TEXT,
+    rrn TEXT,
+    status TEXT NOT NULL,
+    settled INTEGER NOT NULL DEFAULT 0,
+    response BLOB,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS by_card ON transactions (pan_hash, created);
+CREATE INDEX IF NOT EXISTS by_original ON transactions (original_key);
+CREATE TABLE IF NOT EXISTS aml_alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    transaction_id INTEGER NOT NULL,
+    pan_masked TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+def pan_hash(pan: str) -> str:
+    return hashlib.sha256(pan.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    kind: str
+    mti: str
+    terminal_id: str
+    stan: str
+    original_key: str | None
+    pan_masked: str | None
+    amount_minor: int
+    signed_minor: int
+    currency: str | None
+    response_code: str | None
+    status: str
+
+
+class Ledger:
+    """Thread-safe SQLite ledger (``:memory:`` or a file path)."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=ON"
+        )
+        self._db.executescript(SCHEMA)
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+    # ----------------------------------------------------------------- accounts
+
+    def balance(self, pan: str, default: int) -> int:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT balance_minor FROM accounts WHERE pan_hash = ?", (pan_hash(pan),)
+            ).fetchone()
+        return int(row[0]) if row else default
+
+    def adjust_balance(self, pan: str, masked: str, delta: int, default: int) -> None:
+        with self.lock:
+            current = self.balance(pan, default)
+            self._db.execute(
+                "INSERT INTO accounts (pan_hash, pan_masked, balance_minor) VALUES (?, ?, ?) "
+                "ON CONFLICT(pan_hash) DO UPDATE SET balance_minor = excluded.balance_minor",
+                (pan_hash(pan), masked, current + delta),
+            )
+
+    # ----------------------------------------------------------------- transactions
+
+    def stored_response(self, dedupe_key: str) -> bytes | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT response FROM transactions WHERE dedupe_key = ?", (dedupe_key,)
+            ).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def seen(self, dedupe_key: str) -> bool:
+        with self.lock:
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM transactions WHERE dedupe_key = ?", (dedupe_key,)
+                ).fetchone()
+                is not None
+            )
+
+    def record(self, **row: object) -> int:
+        row.setdefault("created", time.time())
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self.lock:
+            cur = self._db.execute(
+                f"INSERT INTO transactions ({cols}) VALUES ({marks})",  # noqa: S608 - fixed names
+                tuple(row.values()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_response(self, txn_id: int, response: bytes) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE transactions SET response = ? WHERE id = ?", (response, txn_id)
+            )
+
+    def original(self, original_key: str) -> LedgerRow | None:
+        """The authorisation/financial/advice row an original key names."""
+        rows = self._rows(
+            "WHERE dedupe_key = ? AND kind IN ('authorisation', 'financial', 'advice')",
+            (original_key,),
+        )
+        return rows[0] if rows else None
+
+    def reversal_for(self, original_key: str) -> LedgerRow | None:
+        rows = self._rows("WHERE kind = 'reversal' AND original_key = ?", (original_key,))
+        return rows[0] if rows else None
+
+    def set_status(self, txn_id: int, status: str) -> None:
+        with self.lock:
+            self._db.execute("UPDATE transactions SET status = ? WHERE id = ?", (status, txn_id))
+
+    def card_activity(self, pan: str, since: float) -> tuple[int, int]:
+        """(count, total amount) of approved debits on this card since ``since``."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM transactions "
+                "WHERE pan_hash = ? AND created >= ? AND status = 'approved' AND signed_minor > 0",
+                (pan_hash(pan), since),
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def card_count(self, pan: str, since: float) -> int:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM transactions WHERE pan_hash = ? AND created >= ? "
+                "AND kind IN ('authorisation', 'financial', 'advice')",
+                (pan_hash(pan), since),
+            ).fetchone()
+        return int(row[0])
+
+    def add_alert(self, txn_id: int, masked: str, reason: str) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT INTO aml_alerts (transaction_id, pan_masked, reason, created) "
+                "VALUES (?, ?, ?, ?)",
+                (txn_id, masked, reason, time.time()),
+            )
+
+    def alerts(self) -> list[tuple[int, str, str]]:
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT transaction_id, pan_masked, reason FROM aml_alerts ORDER BY id"
+            ).fetchall()
+        return [(int(a), str(b), str(c)) for a, b, c in rows]
+
+    def rows(self, kind: str | None = None) -> list[LedgerRow]:
+        if kind is None:
+            return self._rows("", ())
+        return self._rows("WHERE kind = ?", (kind,))
+
+    def _rows(self, where: str, args: tuple[object, ...]) -> list[LedgerRow]:
+        sql = (
+            "SELECT id, kind, mti, terminal_id, stan, original_key, pan_masked, amount_minor, "
+            "signed_minor, currency, response_code, status FROM transactions "
+            f"{where} ORDER BY id"
+        )
+        with self.lock:
+            return [LedgerRow(*r) for r in self._db.execute(sql, args).fetchall()]
+
+    # ----------------------------------------------------------------- money views
+
+    def net_charged(self, terminal_id: str | None = None) -> int:
+        """Money that moved: approved, not reversed debits minus credits (minor units)."""
+        sql = (
+            "SELECT COALESCE(SUM(signed_minor), 0) FROM transactions WHERE status = 'approved' "
+            "AND kind IN ('authorisation', 'financial', 'advice')"
+        )
+        args: tuple[object, ...] = ()
+        if terminal_id is not None:
+            sql += " AND terminal_id = ?"
+            args = (terminal_id,)
+        with self.lock:
+            return int(self._db.execute(sql, args).fetchone()[0])
+
+    def unsettled_totals(self, terminal_id: str, currency: str) -> dict[str, int]:
+        """Batch totals of the terminal's unsettled financial transactions in one currency."""
+        sql = (
+            "SELECT signed_minor > 0, status, COUNT(*), COALESCE(SUM(amount_minor), 0) "
+            "FROM transactions WHERE terminal_id = ? AND currency = ? AND settled = 0 "
+            "AND kind IN ('financial', 'advice') AND status IN ('approved', 'reversed') "
+            "GROUP BY 1, 2"
+        )
+        out = dict.fromkeys(("debits_count", "debits_amount", "credits_count", "credits_amount"), 0)
+        with self.lock:
+            for is_debit, status, count, amount in self._db.execute(sql, (terminal_id, currency)):
+                if status != "approved":
+                    continue
+                side = "debits" if is_debit else "credits"
+                out[f"{side}_count"] += int(count)
+                out[f"{side}_amount"] += int(amount)
+        return out
+
+    def mark_settled(self, terminal_id: str, currency: str) -> None:
+        with self.lock:
+            self._db.execute(
+                "UPDATE transactions SET settled = 1 WHERE terminal_id = ? AND currency = ?",
+                (terminal_id, currency),
+            )

@@ -1,0 +1,220 @@
+"""Host simulator issuer rules, ARQC/ARPC, PIN, ledger and de-duplication (no sockets)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+
+from acquirer_client import messages as m
+from crypto import dukpt_aes, dukpt_tdes, pinblock
+from crypto.emv_cryptogram import arpc_method_1
+from crypto.emv_keys import derive_icc_master_key_option_a
+from emv import tlv
+from emv.ports import OnlinePin
+from hardware_sim.host.config import default_rules
+from hardware_sim.host.issuer import Issuer
+from hardware_sim.host.ledger import Ledger
+from hardware_sim.host.testcards import VISA_TEST_PAN, online_request
+from hardware_sim.test_keys import issuer_for_pan
+
+TERMINAL = m.TerminalIdentity("TERM0001", "MERCHANT000001", "123456")
+WHEN = datetime(2026, 11, 24, 10, 0, 0)
+NOW = datetime(2026, 11, 24, 10, 0, 5).timestamp()
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer(default_rules(), Ledger(), now=lambda: NOW)
+
+
+def _send(issuer: Issuer, doc: m.IsoDoc) -> m.IsoDoc:
+    return m.decode(issuer.handle(m.decode(m.encode(doc))))
+
+
+def _auth(issuer: Issuer, stan: int = 1, **kw: object) -> tuple[m.IsoDoc, m.IsoDoc]:
+    req = m.card_request(online_request(**kw), TERMINAL, stan, WHEN)  # type: ignore[arg-type]
+    return req, _send(issuer, req)
+
+
+def test_approval_with_valid_arpc(issuer: Issuer) -> None:
+    req, resp = _auth(issuer, amount_minor=1000)
+    assert resp["t"] == "0210" and resp["39"] == "00" and len(resp["38"]) == 6
+    assert resp["11"] == req["11"] and len(resp["37"]) == 12
+    icc = tlv.flatten(m.icc_data(resp))
+    arqc = tlv.flatten(m.icc_data(req))[0x9F26]
+    keys = issuer_for_pan(VISA_TEST_PAN)
+    assert keys is not None
+    mk = derive_icc_master_key_option_a(keys.imk_ac, VISA_TEST_PAN, "01")
+    assert icc[0x91] == arpc_method_1(mk, b"\x00\x01", arqc, b"00") + b"00"
+    assert issuer.ledger.net_charged() == 1000
+    assert issuer.ledger.balance(VISA_TEST_PAN, 0) == 1_000_000 - 1000
+
+
+@pytest.mark.parametrize(
+    ("kw", "code"),
+    [
+        ({"amount_minor": 1005}, "05"),
+        ({"amount_minor": 1051}, "51"),
+        ({"amount_minor": 1091}, "91"),
+        ({"pan": "4000000000000002"}, "15"),
+        ({"pan": "4761739001010011"}, "14"),
+        ({"expiry_yymm": "2610"}, "54"),
+        ({"pan": "4761739001010119", "amount_minor": 1200}, "51"),
+        ({"transaction_type": 0x31}, "12"),
+    ],
+)
+def test_decline_codes(issuer: Issuer, kw: dict[str, object], code: str) -> None:
+    tt = kw.pop("transaction_type", None)
+    if tt is not None:
+        req = m.card_request(online_request(), TERMINAL, 1, WHEN)
+        req["3"] = f"{tt:02X}0000"
+        resp = _send(issuer, req)
+    else:
+        _, resp = _auth(issuer, **kw)
+    assert resp["39"] == code
+    assert "38" not in resp
+    assert issuer.ledger.net_charged() == 0
+    assert issuer.ledger.rows()[0].status == "declined"
+
+
+def test_decline_still_carries_arpc_when_arqc_good(issuer: Issuer) -> None:
+    _, resp = _auth(issuer, amount_minor=1005)
+    assert tlv.flatten(m.icc_data(resp))[0x91][-2:] == b"05"
+
+
+def test_bad_arqc_declines_without_arpc(issuer: Issuer) -> None:
+    _, resp = _auth(issuer, valid_arqc=False)
+    assert resp["39"] == "05"
+    assert "55" not in resp
+    assert issuer.ledger.net_charged() == 0
+
+
+def test_chip_without_arqc_declines(issuer: Issuer) -> None:
+    req = m.card_request(online_request(), TERMINAL, 1, WHEN)
+    del req["55"]
+    assert _send(issuer, req)["39"] == "05"
+
+
+def test_fallback_without_arqc_is_approved(issuer: Issuer) -> None:
+    req = m.card_request(online_request(pos_entry_mode="801"), TERMINAL, 1, WHEN)
+    del req["55"]
+    resp = _send(issuer, req)
+    assert resp["39"] == "00" and "55" not in resp
+
+
+def _tdes_pin(pin: str, pan: str = VISA_TEST_PAN) -> OnlinePin:
+    bdk = bytes.fromhex(default_rules()["dukpt_bdk_tdes"])
+    device = dukpt_tdes.TdesDukptOriginator.from_bdk(bdk, bytes.fromhex("FFFF9876543210E00000"))
+    block, ksn = device.encrypt_pin_block(pinblock.encode_format0(pin, pan))
+    return OnlinePin(block, ksn, 0)
+
+
+def _aes_pin(pin: str, pan: str = VISA_TEST_PAN) -> OnlinePin:
+    bdk = bytes.fromhex(default_rules()["dukpt_bdk_aes128"])
+    ikid = bytes.fromhex("1234567890123456")
+    device = dukpt_aes.AesDukptOriginator.from_bdk(bdk, ikid)
+    txn = device.next_transaction()
+    key = dukpt_aes.pin_encryption_key(txn.key, txn.ksn)
+    return OnlinePin(pinblock.encipher_format4(pin, pan, key), txn.ksn, 4)
+
+
+@pytest.mark.parametrize(
+    ("pin", "code"),
+    [
+        (_tdes_pin("1234"), "00"),
+        (_tdes_pin("9999"), "55"),
+        (_aes_pin("1234"), "00"),
+        (_aes_pin("4321"), "55"),
+    ],
+)
+def test_online_pin(issuer: Issuer, pin: OnlinePin, code: str) -> None:
+    _, resp = _auth(issuer, online_pin=pin)
+    assert resp["39"] == code
+
+
+def test_duplicate_is_replayed_not_charged_twice(issuer: Issuer) -> None:
+    req, first = _auth(issuer, amount_minor=2500)
+    second = _send(issuer, req)
+    assert second == first
+    assert issuer.ledger.net_charged() == 2500
+    assert len(issuer.ledger.rows()) == 1
+
+
+def test_reversal_restores_and_is_idempotent(issuer: Issuer) -> None:
+    req, _ = _auth(issuer, amount_minor=3000)
+    rev = m.reversal_request(req, WHEN)
+    for _ in range(3):
+        assert _send(issuer, rev)["39"] == "00"
+    assert issuer.ledger.net_charged() == 0
+    assert issuer.ledger.balance(VISA_TEST_PAN, 0) == 1_000_000
+    kinds = [(r.kind, r.status) for r in issuer.ledger.rows()]
+    assert kinds == [("financial", "reversed"), ("reversal", "applied")]
+
+
+def test_reversal_before_original(issuer: Issuer) -> None:
+    req = m.card_request(online_request(amount_minor=700), TERMINAL, 9, WHEN)
+    assert _send(issuer, m.reversal_request(req, WHEN))["t"] == "0410"
+    assert _send(issuer, req)["39"] == "00"  # the terminal has given up on this answer
+    assert issuer.ledger.net_charged() == 0
+
+
+def test_advice_cannot_be_declined_and_dedupes(issuer: Issuer) -> None:
+    req = m.card_request(online_request(amount_minor=1051), TERMINAL, 4, WHEN, mti="0220")
+    assert _send(issuer, req)["39"] == "00"
+    assert _send(issuer, req)["t"] == "0230"
+    assert issuer.ledger.net_charged() == 1051
+
+
+def test_refund_credits_the_card(issuer: Issuer) -> None:
+    _auth(issuer, stan=1, amount_minor=5000)
+    _, resp = _auth(issuer, stan=2, amount_minor=2000, transaction_type=0x20)
+    assert resp["39"] == "00"
+    assert issuer.ledger.net_charged() == 3000
+
+
+def test_velocity_and_aml(issuer: Issuer) -> None:
+    issuer.rules = dict(issuer.rules)
+    issuer.rules["velocity"] = {"window_seconds": 60, "max_count": 3, "max_amount_minor": 10**9}
+    issuer.rules["aml"] = {"large_amount_minor": 5000, "window_seconds": 60, "max_count": 2}
+    codes = [_auth(issuer, stan=i, amount_minor=6000, atc=i)[1]["39"] for i in range(1, 5)]
+    assert codes == ["00", "00", "00", "65"]
+    reasons = [r for _, _, r in issuer.ledger.alerts()]
+    assert reasons.count("large amount 6000") == 4
+    assert any("transactions in the window" in r for r in reasons)
+    assert all("476173******0010" == p for _, p, _ in issuer.ledger.alerts())
+
+
+def test_issuer_script_for_flagged_pan(issuer: Issuer) -> None:
+    _, resp = _auth(issuer, pan="4761739001010077")
+    response = m.authorisation_response(resp)
+    assert response.issuer_scripts == bytes.fromhex("720E9F18040000000186058424000000")
+
+
+def test_reconciliation(issuer: Issuer) -> None:
+    _auth(issuer, stan=1, amount_minor=1000)
+    _auth(issuer, stan=2, amount_minor=500)
+    req3, _ = _auth(issuer, stan=3, amount_minor=200)
+    _send(issuer, m.reversal_request(req3, WHEN))
+    good = m.CurrencyTotals(
+        978, debits_count=3, debits_amount=1700, debit_reversals_count=1, debit_reversals_amount=200
+    )
+    bad = m.CurrencyTotals(978, debits_count=1, debits_amount=1000)
+    out = _send(issuer, m.reconciliation_request(bad, TERMINAL, 10, WHEN, batch=1))
+    assert (out["39"], out["66"]) == ("95", "2")
+    out = _send(issuer, m.reconciliation_request(good, TERMINAL, 11, WHEN, batch=1))
+    assert (out["39"], out["66"]) == ("00", "1")
+
+
+def test_network_echo(issuer: Issuer) -> None:
+    out = _send(issuer, m.network_request(m.NETWORK_ECHO, TERMINAL, 3, WHEN))
+    assert (out["t"], out["39"], out["70"]) == ("0810", "00", "301")
+
+
+def test_ledger_stores_no_full_pan(tmp_path: object) -> None:
+    ledger = Ledger()
+    issuer = Issuer(default_rules(), ledger, now=time.time)
+    _auth(issuer)
+    dump = "\n".join(ledger._db.iterdump())  # noqa: SLF001 - inspecting storage on purpose
+    assert VISA_TEST_PAN not in dump

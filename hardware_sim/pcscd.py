@@ -94,7 +94,7 @@ def pid_alive(pid: int) -> bool:
 def system_pcscd_pid() -> int | None:
     """PID of a pcscd serving the standard socket, or None."""
     try:
-        pid = int((SYSTEM_RUN_DIR / "pcscd.pid").read_text().strip())
+        pid = int((SYSTEM_RUN_DIR / "pcscd.pid").read_text().strip("\x00 \n"))
     except (OSError, ValueError):
         return None
     return pid if pid_alive(pid) else None

@@ -9,13 +9,11 @@ from emv.errors import CardRemovedError, CardTransportError
 from emv.tlv import decode_single
 from hardware_sim.pcscd import EchoCard, PcscDaemon, bench_pcsc, wait_card_presence
 from terminal.readers.pcsc import NoCardError, PcscReader, list_pcsc_readers
-from tests.pcsc_harness import (  # noqa: F401 - fixtures
-    TINY_AID,
-    TinyCard,
-    VpcdSlot,
-    pcsc_daemon,
-    vpcd_slot,
-)
+from tests import pcsc_harness
+from tests.pcsc_harness import TINY_AID, TinyCard, VpcdSlot
+
+pcsc_daemon = pcsc_harness.pcsc_daemon  # shared session fixtures
+vpcd_slot = pcsc_harness.vpcd_slot
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.xdist_group("pcscd")]
 

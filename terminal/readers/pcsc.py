@@ -71,7 +71,7 @@ class ReaderList(list[str]):
 
 def _message(hresult: int) -> str:
     text = str(scard.SCardGetErrorMessage(hresult)).strip().rstrip(".")
-    return f"{text} (0x{hresult & 0xFFFFFFFF:08X})"
+    return f"{text}, 0x{hresult & 0xFFFFFFFF:08X}"
 
 
 def _no_service_sentence(hresult: int) -> str:

@@ -1,0 +1,175 @@
+"""pcscd lifecycle and the 'no pcscd' / 'other pcscd' errors, each in its own process.
+
+libpcsclite picks its daemon socket once per process, so scenarios that need a different
+daemon than the session one run in a child Python process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hardware_sim.pcscd import SYSTEM_SOCKET, PcscDaemon, PcscDaemonError
+from terminal.readers.pcsc import resolve_reader_name
+from tests import pcsc_harness
+
+pytestmark = [pytest.mark.pcsc, pytest.mark.xdist_group("pcscd")]
+
+pcsc_daemon = pcsc_harness.pcsc_daemon
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, env: dict[str, str] | None = None, prefix: list[str] | None = None):
+    full_env = {k: v for k, v in os.environ.items() if k != "PCSCLITE_CSOCK_NAME"}
+    full_env.update(env or {})
+    argv = [*(prefix or []), sys.executable, "-c", textwrap.dedent(code)]
+    done = subprocess.run(  # noqa: S603 - test helper, fixed argv
+        argv, capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_no_pcscd_gives_empty_list_and_one_sentence(tmp_path: Path) -> None:
+    out = run_python(
+        """
+        import json
+        from emv.errors import CardTransportError
+        from terminal.readers.pcsc import PcscReader, list_pcsc_readers
+        readers = list_pcsc_readers()
+        errors = []
+        for name in (None, "POS Sim"):
+            try:
+                PcscReader(name)
+            except CardTransportError as exc:
+                errors.append(str(exc))
+        print(json.dumps({"readers": list(readers), "reason": readers.reason, "errors": errors}))
+        """,
+        env={"PCSCLITE_CSOCK_NAME": str(tmp_path / "no-daemon" / "pcscd.comm")},
+    )
+    assert out["readers"] == []
+    assert out["reason"].startswith("The PC/SC service pcscd cannot be reached (")
+    assert out["reason"].endswith(
+        "); start it with 'sudo systemctl start pcscd' (or run 'pcscd') and check the reader "
+        "is plugged in."
+    )
+    assert "0x8010001D" in out["reason"]  # SCARD_E_NO_SERVICE
+    assert out["errors"][0] == out["reason"]
+    assert "(Service not available, 0x8010001D)" in out["reason"]
+    assert out["errors"][1] == out["reason"]  # unreachable pcscd wins over the name
+
+
+@pytest.mark.slow
+def test_private_daemon_start_stop_leaves_no_process() -> None:
+    out = run_python(
+        """
+        import json, os
+        from hardware_sim.pcscd import (PcscDaemon, PcscDaemonError, free_port_pair,
+                                        list_readers, pid_alive)
+        daemon = PcscDaemon("Life Sim", free_port_pair(range(40400, 41000, 2)), private=True)
+        daemon.start(timeout=30)
+        pid, socket_path = daemon.pid, daemon.socket_path
+        listed = list_readers()
+        try:
+            PcscDaemon("Second Sim", daemon.port + 2, private=True).start()
+            second = "started"
+        except PcscDaemonError as exc:
+            second = str(exc)
+        daemon.stop()
+        print(json.dumps({
+            "listed": listed, "alive": pid_alive(pid), "after": list_readers(),
+            "socket_left": socket_path.exists(), "env": os.environ.get("PCSCLITE_CSOCK_NAME"),
+            "second": second, "pid": pid,
+        }))
+        """
+    )
+    assert out["listed"] == ["Life Sim 00 00", "Life Sim 00 01"]
+    assert out["alive"] is False
+    assert out["after"] == []
+    assert out["socket_left"] is False
+    assert out["env"].endswith("/run/pcscd/pcscd.comm")
+    assert out["second"] == (
+        f"This process already runs a private pcscd (pid {out['pid']}); reuse it or stop it first."
+    )
+
+
+@pytest.mark.slow
+def test_system_mode_reuses_our_pcscd_and_refuses_a_foreign_one(
+    pcsc_daemon: PcscDaemon,
+) -> None:
+    """In a throw-away mount namespace (fresh /run), so the machine's pcscd is untouched."""
+    assert pcsc_daemon.socket_path != SYSTEM_SOCKET, "session daemon should be private as root"
+    out = run_python(
+        """
+        import json
+        from hardware_sim.pcscd import (PcscDaemon, PcscDaemonError, free_port_pair,
+                                        list_readers, pid_alive)
+        port = free_port_pair(range(40600, 41000, 2))
+        ours = PcscDaemon("Sys Sim", port, private=False)
+        ours.start(timeout=30)
+        again = PcscDaemon("Sys Sim", port, private=False)
+        again.start()
+        foreign = PcscDaemon("Other Sim", port + 2, private=False)
+        try:
+            foreign.start()
+            refused = "started"
+        except PcscDaemonError as exc:
+            refused = str(exc)
+        again.stop()
+        still = list_readers()
+        pid = ours.pid
+        ours.stop()
+        print(json.dumps({"reused": again.reused, "again_pid": again.pid, "pid": pid,
+                          "refused": refused, "still": still, "alive": pid_alive(pid)}))
+        """,
+        prefix=[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount -t tmpfs tmpfs /run && exec "$@"',
+            "sh",
+        ],
+    )
+    assert out["again_pid"] is None  # the second instance started nothing
+    assert out["still"] == ["Sys Sim 00 00", "Sys Sim 00 01"]  # stop() of a reuser is a no-op
+    assert out["refused"] == (
+        f"Another pcscd (pid {out['pid']}) is already running without the 'Other Sim 00 00' "
+        f"reader; stop it (kill {out['pid']}) or run as root so a private pcscd can be started."
+    )
+    assert out["alive"] is False
+
+
+def test_start_without_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardware_sim import pcscd
+
+    monkeypatch.setattr(pcscd, "VPCD_DRIVER", Path("/nonexistent/libifdvpcd.so"))
+    with pytest.raises(PcscDaemonError, match="apt-get install pcscd vsmartcard-vpcd"):
+        PcscDaemon("X", 40990).start()
+
+
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [
+        (None, "ACS ACR38U 00 00"),
+        ("ACS ACR122U PICC Interface 01 00", "ACS ACR122U PICC Interface 01 00"),
+        ("ACS ACR122U", "ACS ACR122U PICC Interface 01 00"),
+        ("omnikey", "HID Global OMNIKEY 3x21 Smart Card Reader 02 00"),
+    ],
+)
+def test_reader_name_resolution(wanted: str | None, expected: str) -> None:
+    available = [
+        "ACS ACR38U 00 00",
+        "ACS ACR122U PICC Interface 01 00",
+        "HID Global OMNIKEY 3x21 Smart Card Reader 02 00",
+    ]
+    assert resolve_reader_name(wanted, available) == expected

@@ -1,0 +1,71 @@
+"""``pos decode tlv HEX`` and ``pos decode dol HEX``: pretty-print EMV data with tag names."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from emv import dol, tags, tlv
+from emv.errors import DolError, TlvError
+from terminal.errors import UsageError
+
+
+def register(sub: Any) -> None:
+    decode = sub.add_parser("decode", help="decode EMV TLV or DOL hex")
+    inner = decode.add_subparsers(dest="decode_command", metavar="WHAT")
+    inner.required = True
+    for name, handler in (("tlv", decode_tlv), ("dol", decode_dol)):
+        p = inner.add_parser(name, help=f"decode {name.upper()} hex")
+        p.add_argument("hex", nargs="+", help="hex bytes (spaces allowed)")
+        p.set_defaults(handler=handler)
+
+
+def _bytes(parts: list[str]) -> bytes:
+    text = "".join(parts).replace(" ", "")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise UsageError("the input is not hex: use digits 0-9 and letters A-F") from None
+
+
+def _value_text(tag: int, value: bytes) -> str:
+    fmt = tags.data_format(tag)
+    if fmt in ("a", "an", "ans") and all(32 <= b < 127 for b in value):
+        return f'{value.hex().upper()} "{value.decode("ascii")}"'
+    if tag == 0x5A or tag == 0x57:
+        from emv.kernel.result import mask_pan
+
+        return f"{mask_pan(value.hex().upper().split('D')[0].rstrip('F'))} (masked)"
+    return value.hex().upper()
+
+
+def render(objects: list[tlv.Tlv], depth: int = 0) -> list[str]:
+    lines = []
+    for obj in objects:
+        pad = "  " * depth
+        head = f"{pad}{tlv.tag_hex(obj.tag)} {tags.name(obj.tag)} [{len(obj.value)}]"
+        if obj.children is not None:
+            lines.append(head)
+            lines += render(list(obj.children), depth + 1)
+        else:
+            lines.append(f"{head} {_value_text(obj.tag, obj.value)}")
+    return lines
+
+
+def decode_tlv(args: argparse.Namespace) -> int:
+    try:
+        objects = tlv.decode(_bytes(args.hex))
+    except TlvError as exc:
+        raise UsageError(f"not valid BER-TLV: {exc}") from None
+    print("\n".join(render(objects)))
+    return 0
+
+
+def decode_dol(args: argparse.Namespace) -> int:
+    try:
+        entries = dol.parse(_bytes(args.hex))
+    except DolError as exc:
+        raise UsageError(str(exc)) from None
+    for entry in entries:
+        print(f"{tlv.tag_hex(entry.tag)} {tags.name(entry.tag)} [{entry.length}]")
+    return 0

@@ -1,0 +1,98 @@
+"""Opening the acquirer link for a run: the embedded host simulator or a real HOST:PORT."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from acquirer_client.client import AcquirerClient
+from acquirer_client.messages import TerminalIdentity
+from emv.ports import Clock
+from terminal.config import Settings
+from terminal.errors import UsageError
+from terminal.runtime import data_dir
+
+
+def file_stan_source(path: Path) -> Callable[[], int]:
+    """STANs that survive restarts (DE 11, 1..999999), kept in a small file."""
+
+    def next_stan() -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            current = int(path.read_text().strip() or "0")
+        except (FileNotFoundError, ValueError):
+            current = 0
+        value = current % 999_999 + 1
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            handle.write(str(value))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        return value
+
+    return next_stan
+
+
+def _reversal_store(base: Path):  # type: ignore[no-untyped-def]
+    try:
+        from acquirer_client.saf import SafStore
+    except ImportError:  # pragma: no cover - durable store not available
+        from acquirer_client.client import MemoryReversalStore
+
+        return MemoryReversalStore()
+    return SafStore(base / "saf.sqlite")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--host '{address}' must be 'embedded' or HOST:PORT, e.g. 127.0.0.1:8583")
+    return host, int(port)
+
+
+@contextlib.contextmanager
+def open_authoriser(
+    settings: Settings, address: str, *, plain_tcp: bool = False, clock: Clock | None = None
+) -> Iterator[AcquirerClient | None]:
+    cfg = settings.emv
+    identity = TerminalIdentity(cfg.terminal_id, cfg.merchant_id, cfg.acquirer_id)
+    base = data_dir()
+    stan = file_stan_source(base / "stan")
+    timeouts = {
+        "connect_timeout": settings.host.connect_timeout,
+        "read_timeout": settings.host.read_timeout,
+        "overall_timeout": settings.host.total_timeout,
+    }
+    tls = settings.host.tls and not plain_tcp
+    if address == "none":
+        yield None
+        return
+    if address == "embedded":
+        from hardware_sim.host import embedded_host
+
+        with embedded_host(tls=tls, **timeouts) as (_sim, link):
+            client = AcquirerClient(
+                link, identity, stan, clock=clock, reversals=_reversal_store(base)
+            )
+            try:
+                yield client
+            finally:
+                client.close()
+        return
+    from acquirer_client.link import LinkConfig
+
+    host, port = parse_address(address)
+    terminal_tls = None
+    if tls:
+        from hardware_sim.host import test_tls
+
+        terminal_tls = test_tls()[1]  # TEST-ONLY material: real deployments configure their own
+    link = LinkConfig(host, port, tls=terminal_tls, plain_tcp=not tls, **timeouts)
+    client = AcquirerClient(link, identity, stan, clock=clock, reversals=_reversal_store(base))
+    try:
+        yield client
+    finally:
+        client.close()

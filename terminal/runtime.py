@@ -1,0 +1,147 @@
+"""Wiring the edges: readers, the host link, the clock and randomness for one run.
+
+Everything that opens a device or a socket is created here, from the command-line
+options or the configuration, so the kernel and the service stay free of I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from emv.ports import CardTransport, FixedClock, SystemClock
+from terminal.config import Settings
+from terminal.errors import UsageError, UserFacingError
+
+
+class DeterministicRandom:
+    """Random source for reproducible runs: the first 4-byte draw is the given UN."""
+
+    def __init__(self, unpredictable_number: bytes) -> None:
+        self._first = unpredictable_number
+        self._counter = 0
+
+    def random_bytes(self, count: int) -> bytes:
+        if self._first is not None and count == len(self._first):
+            first, self._first = self._first, None  # type: ignore[assignment]
+            return first
+        out = b""
+        while len(out) < count:
+            self._counter += 1
+            out += hashlib.sha256(b"pos-det:" + self._counter.to_bytes(4, "big")).digest()
+        return out[:count]
+
+
+def make_clock(txn_datetime: str | None) -> FixedClock | SystemClock:
+    if not txn_datetime:
+        return SystemClock()
+    try:
+        return FixedClock(datetime.fromisoformat(txn_datetime))
+    except ValueError:
+        raise UsageError(
+            f"--txn-datetime '{txn_datetime}' is not ISO 8601, e.g. 2026-11-24T10:30:00"
+        ) from None
+
+
+def make_random(hex_un: str | None) -> Any:
+    from emv.ports import SystemRandom
+
+    if not hex_un:
+        return SystemRandom()
+    try:
+        raw = bytes.fromhex(hex_un)
+    except ValueError:
+        raw = b""
+    if len(raw) != 4:
+        raise UsageError("--unpredictable-number must be 8 hex digits (4 bytes), e.g. 1A2B3C4D")
+    return DeterministicRandom(raw)
+
+
+def data_dir() -> Path:
+    env = os.environ.get("POS_DATA_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pos-terminal"))
+
+
+def journal_path(settings: Settings) -> Path:
+    return Path(settings.journal_path) if settings.journal_path else data_dir() / "journal.sqlite"
+
+
+@dataclass
+class ReaderChoice:
+    kind: str  # sim | pcsc | nfc
+    detail: str
+
+
+def parse_reader(spec: str) -> ReaderChoice:
+    kind, _, detail = spec.partition(":")
+    if kind not in ("sim", "pcsc", "nfc"):
+        raise UsageError(f"--reader '{spec}' is not one of sim, pcsc[:NAME], nfc[:DEVICE]")
+    return ReaderChoice(kind, detail)
+
+
+@contextlib.contextmanager
+def open_reader(
+    choice: ReaderChoice,
+    card: Any,
+    *,
+    interface: str = "contact",
+    timeout: float = 15.0,
+) -> Iterator[CardTransport]:
+    """Open the reader; for ``sim`` the given simulated card is inserted in-process."""
+    if choice.kind == "sim":
+        from hardware_sim.reader import InProcessReader
+
+        yield InProcessReader(card)
+        return
+    if choice.kind == "pcsc":
+        from terminal.readers.pcsc import PcscReader
+
+        reader = PcscReader(choice.detail or None, interface=interface)
+        try:
+            reader.wait_for_card(timeout)
+            yield reader
+        finally:
+            reader.close()
+        return
+    from terminal.readers.nfc import NfcReader
+
+    nfc = NfcReader(choice.detail or "usb")
+    try:
+        nfc.wait_for_card(timeout)
+        yield nfc
+    finally:
+        nfc.close()
+
+
+def load_sim_card(profile: str | None, trace_file: str | None) -> Any:
+    if trace_file:
+        from hardware_sim.replay import ReplayCard
+
+        try:
+            return ReplayCard.from_file(trace_file)
+        except FileNotFoundError:
+            raise UsageError(f"--card-trace file '{trace_file}' does not exist") from None
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"--card-trace file '{trace_file}' is not usable: {exc}") from None
+    from hardware_sim.card import list_profiles, load_card
+
+    name = profile or "visa_credit"
+    try:
+        return load_card(name)
+    except KeyError:
+        names = ", ".join(n for n, _ in list_profiles())
+        raise UsageError(f"unknown card profile '{name}'; 'pos sim cards' lists: {names}") from None
+
+
+class HostUnavailable(UserFacingError):
+    pass

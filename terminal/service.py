@@ -1,0 +1,216 @@
+"""Orchestration of one payment: kernel + journal + acquirer link + reversals.
+
+The journal is written before each action it guards:
+
+1. ``started`` before the first APDU;
+2. ``online_request`` (with the STAN) before the authorisation leaves the terminal;
+3. ``host_response`` when the answer arrives;
+4. ``completed`` with the card's final decision;
+5. ``reversal_queued`` before a reversal is attempted, ``reversal_acknowledged`` after.
+
+So a crash at any point leaves enough to recover: an ``online_request`` without
+``completed`` is in doubt and is reversed at start-up (``pos recover``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from emv.kernel.contact import CdaVerifier, ContactKernel, OdaEngine
+from emv.kernel.context import Outcome, TransactionParameters, TransactionType
+from emv.kernel.result import TransactionResult
+from emv.ports import (
+    AuthorisationRequest,
+    AuthorisationResponse,
+    CardholderInterface,
+    CardTransport,
+    Clock,
+    OnlineAuthoriser,
+    OnlineUnavailable,
+    RandomSource,
+    SystemClock,
+    SystemRandom,
+)
+from terminal.config import Settings
+from terminal.journal import Journal
+from terminal.money import Currency
+
+
+class ReversingAuthoriser(OnlineAuthoriser, Protocol):
+    def reverse_last(self) -> None: ...
+
+    def send_due_reversals(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    amount_minor: int
+    currency: Currency
+    transaction_type: TransactionType = TransactionType.PURCHASE
+    other_amount_minor: int = 0
+    force_online: bool = False
+
+
+@dataclass
+class PaymentOutcome:
+    txn_id: str
+    result: TransactionResult
+    request: PaymentRequest
+    stan: str = ""
+    duration_ms: float = 0.0
+    reversal: str = ""  # "", "acknowledged", "pending"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def approved(self) -> bool:
+        return self.result.outcome is Outcome.APPROVED
+
+
+def pan_fingerprint(pan: str) -> str:
+    """A salted hash used only to recognise the same card in today's journal."""
+    return hashlib.sha256(b"pos-journal-v1:" + pan.encode()).hexdigest()[:24]
+
+
+class JournalingAuthoriser:
+    """Writes ``online_request`` before, and ``host_response`` after, each authorisation."""
+
+    def __init__(self, inner: OnlineAuthoriser, journal: Journal, txn_id: str) -> None:
+        self.inner = inner
+        self.journal = journal
+        self.txn_id = txn_id
+        self.stan = ""
+
+    def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
+        self.journal.append(self.txn_id, "online_request", pan_hash=pan_fingerprint(request.pan))
+        try:
+            response = self.inner.authorise(request)
+        except OnlineUnavailable as exc:
+            self.journal.append(self.txn_id, "host_unreachable", error=str(exc)[:200])
+            raise
+        self.stan = response.stan
+        self.journal.append(
+            self.txn_id,
+            "host_response",
+            stan=response.stan,
+            rrn=response.rrn,
+            response_code=response.response_code,
+            auth_code=response.auth_code,
+            host_approved=response.approved,
+        )
+        return response
+
+
+class PaymentService:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        authoriser: OnlineAuthoriser | None,
+        *,
+        clock: Clock | None = None,
+        random: RandomSource | None = None,
+        oda_engine: OdaEngine | None = None,
+        cda_verifier: CdaVerifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.authoriser = authoriser
+        self.clock = clock or SystemClock()
+        self.random = random or SystemRandom()
+        self.oda_engine = oda_engine
+        self.cda_verifier = cda_verifier
+
+    def pay(
+        self,
+        request: PaymentRequest,
+        transport: CardTransport,
+        cardholder: CardholderInterface,
+        *,
+        interface: str = "contact",
+        sequence_counter: int = 1,
+        on_started: Callable[[str], None] | None = None,
+    ) -> PaymentOutcome:
+        txn_id = self.journal.new_transaction_id()
+        self.journal.append(
+            txn_id,
+            "started",
+            amount=request.amount_minor,
+            other_amount=request.other_amount_minor,
+            currency=request.currency.alpha,
+            type=request.transaction_type.name.lower(),
+            interface=interface,
+        )
+        if on_started:
+            on_started(txn_id)
+        authoriser = (
+            JournalingAuthoriser(self.authoriser, self.journal, txn_id)
+            if self.authoriser is not None
+            else None
+        )
+        kernel = ContactKernel(
+            self.settings.emv,
+            cardholder,
+            authoriser,
+            self.clock,
+            self.random,
+            oda_engine=self.oda_engine,
+            cda_verifier=self.cda_verifier,
+        )
+        params = TransactionParameters(
+            amount_minor=request.amount_minor,
+            currency_numeric=request.currency.numeric,
+            currency_exponent=request.currency.exponent,
+            other_amount_minor=request.other_amount_minor,
+            transaction_type=request.transaction_type,
+            sequence_counter=sequence_counter,
+            force_online=request.force_online,
+            currency_alpha=request.currency.alpha,
+        )
+        started = time.perf_counter()
+        result = kernel.run(transport, params)
+        duration = (time.perf_counter() - started) * 1000
+        result.interface = interface
+        outcome = PaymentOutcome(txn_id, result, request, duration_ms=duration)
+        outcome.stan = authoriser.stan if authoriser else ""
+        self.journal.append(
+            txn_id,
+            "completed",
+            outcome=result.outcome.value,
+            reason=result.reason,
+            aid=result.aid,
+            label=result.application_label,
+            pan_masked=result.pan_masked,
+            tvr=result.tvr,
+            tsi=result.tsi,
+            cvm_results=result.cvm_results,
+            cvm=result.cvm_description,
+            cryptogram_type=result.cryptogram_type,
+            offline=not result.online_attempted,
+            stan=outcome.stan,
+            auth_code=result.host_response.auth_code if result.host_response else "",
+            response_code=result.host_response.response_code if result.host_response else "",
+        )
+        if result.needs_reversal or (result.online_attempted and result.unable_to_go_online):
+            outcome.reversal = self._reverse(txn_id, result)
+        return outcome
+
+    def _reverse(self, txn_id: str, result: TransactionResult) -> str:
+        """Reverse a host approval the card did not complete, or an unanswered request."""
+        client = self.authoriser
+        if client is None or not hasattr(client, "reverse_last"):
+            return ""
+        self.journal.append(txn_id, "reversal_queued", reason=result.reason[:200])
+        try:
+            if result.needs_reversal:
+                client.reverse_last()
+            remaining = client.send_due_reversals()
+        except OnlineUnavailable:
+            remaining = 1
+        if remaining == 0:
+            self.journal.append(txn_id, "reversal_acknowledged")
+            return "acknowledged"
+        return "pending"

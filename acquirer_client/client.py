@@ -33,6 +33,10 @@ from emv.ports import (
 log = logging.getLogger(__name__)
 
 
+class HostUnreachable(OnlineUnavailable):
+    """The request never left the terminal (connect, TLS or pin failure): nothing to reverse."""
+
+
 class ReversalStore(Protocol):
     """Durable home of reversals (``acquirer_client.saf.SafStore`` in production)."""
 
@@ -125,6 +129,9 @@ class AcquirerClient:
         self.last_request = doc
         try:
             reply = self._exchange(doc)
+        except HostUnreachable:
+            self.reversals.disarm(key)
+            raise
         except OnlineUnavailable:
             self.reversals.make_due(key)
             raise
@@ -180,6 +187,8 @@ class AcquirerClient:
         try:
             return m.decode(self._connection.exchange(raw, matches))
         except LinkError as exc:
+            if not exc.sent:
+                raise HostUnreachable(str(exc)) from None
             raise OnlineUnavailable(str(exc)) from None
         except m.MessageError as exc:
             self._connection.close()

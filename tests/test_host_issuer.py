@@ -6,6 +6,8 @@ import time
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acquirer_client import messages as m
 from crypto import dukpt_aes, dukpt_tdes, pinblock
@@ -218,3 +220,33 @@ def test_ledger_stores_no_full_pan(tmp_path: object) -> None:
     _auth(issuer)
     dump = "\n".join(ledger._db.iterdump())  # noqa: SLF001 - inspecting storage on purpose
     assert VISA_TEST_PAN not in dump
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 400),
+    st.binary(min_size=1, max_size=6),
+    st.sampled_from(["0200", "0400", "0500", "0220"]),
+)
+def test_host_survives_mutated_requests(pos: int, junk: bytes, mti: str) -> None:
+    """Whatever a terminal sends, the host either answers or rejects with a MessageError."""
+    issuer = Issuer(default_rules(), Ledger(), now=lambda: NOW)
+    req = m.card_request(online_request(), TERMINAL, 1, WHEN)
+    if mti == "0400":
+        req = m.reversal_request(req, WHEN)
+    elif mti == "0500":
+        req = m.reconciliation_request(m.CurrencyTotals(978), TERMINAL, 1, WHEN, 1)
+    elif mti == "0220":
+        req["t"] = "0220"
+    raw = bytearray(m.encode(req))
+    pos %= len(raw)
+    raw[pos : pos + len(junk)] = junk
+    try:
+        doc = m.decode(bytes(raw))
+    except m.MessageError:
+        return
+    try:
+        answer = issuer.handle(doc)
+    except (m.MessageError, KeyError, ValueError):
+        return  # the server closes that connection (HostSimulator._answer)
+    assert m.decode(answer)["t"] == f"{int(doc['t']) + 10:04d}"

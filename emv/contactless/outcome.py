@@ -2,7 +2,7 @@
 
 Book A 6.2 defines the Outcome Parameter Set a kernel hands back to Entry Point; Book A
 7.1 the User Interface Request Data.  Message identifiers missing from
-:class:`emv.ports.Message` (Book A Table 7.1 values ``18``, ``19``, ``21``) live in
+:class:`emv.ports.Message` (Book A Table 7.1 values ``18`` to ``1C`` and ``21``) live in
 :class:`ContactlessMessage` until the shared enum carries them.
 """
 
@@ -51,6 +51,9 @@ class ContactlessMessage(Enum):
 
     INSERT_OR_SWIPE_CARD = 0x18
     PRESENT_ONE_CARD_ONLY = 0x19
+    APPROVED_PLEASE_SIGN = 0x1A
+    AUTHORISING_PLEASE_WAIT = 0x1B
+    INSERT_SWIPE_OR_TRY_ANOTHER_CARD = 0x1C
     PRESENT_CARD_AGAIN = 0x21
 
 

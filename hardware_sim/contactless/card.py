@@ -98,15 +98,16 @@ class ContactlessCard:
             rec1 += [(0x9F0D, bytes.fromhex(p["iac_default"]))]
             rec1 += [(0x9F0E, bytes.fromhex(p["iac_denial"]))]
             rec1 += [(0x9F0F, bytes.fromhex(p["iac_online"]))]
-        oda_plain = [
+        rec1 += [
             (0x5A, bytes.fromhex(self.pan + ("F" if len(self.pan) % 2 else ""))),
             (0x5F24, self.expiry),
             (0x9F4A, b"\x82"),
         ]
         if self.kernel == 3:
-            oda_plain.append((0x9F69, self.card_auth_related_data()))
-        aip = self.aip()
-        static_data = tlv.encode_many(oda_plain) + aip
+            rec1.append((0x9F69, self.card_auth_related_data()))
+        record1 = tlv.encode_many(rec1)
+        # Record 1/1 is the one signed for offline data authentication (AFL byte 4 = 1).
+        static_data = record1 + self.aip()
         rid = self.aid[:5]
         index, ca = signing.ca_key(rid)
         issuer, iss_expiry, iss_serial = signing.issuer_key(self.pan[:6])
@@ -117,18 +118,14 @@ class ContactlessCard:
         cert9f46, rem9f48, exp9f47 = signing.icc_certificate(
             issuer, self.icc_rsa, self.pan, icc_expiry, b"\x00\x00\x01", static_data
         )
-        if p.get("corrupt_icc_certificate"):
-            cert9f46 = cert9f46[:-1] + bytes([cert9f46[-1] ^ 0x01])
-        oda_record = tlv.encode_many(
-            [*oda_plain, (0x9F46, cert9f46), (0x9F47, exp9f47), (0x9F48, rem9f48)]
-        )
         ca_record = tlv.encode_many(
             [(0x8F, bytes([index])), (0x90, cert90), (0x92, rem92), (0x9F32, exp9f32)]
         )
+        icc_record = tlv.encode_many([(0x9F46, cert9f46), (0x9F47, exp9f47), (0x9F48, rem9f48)])
         return {
-            (1, 1): tlv.encode(0x70, tlv.encode_many(rec1)),
-            (2, 1): tlv.encode(0x70, oda_record),
-            (2, 2): tlv.encode(0x70, ca_record),
+            (1, 1): tlv.encode(0x70, record1),
+            (2, 1): tlv.encode(0x70, ca_record),
+            (2, 2): tlv.encode(0x70, icc_record),
         }
 
     def aip(self) -> bytes:
@@ -214,7 +211,7 @@ class ContactlessCard:
         if self._parse_pdol(data) is None:
             return SW_LENGTH
         if self.kernel == 2:
-            afl = bytes.fromhex("0801010010010201")
+            afl = bytes.fromhex("0801010110010200")
             return tlv.encode(0x77, tlv.encode_many([(0x82, self.aip()), (0x94, afl)])) + SW_OK
         return self._qvsdc()
 
@@ -245,7 +242,7 @@ class ContactlessCard:
         values = {t: v.get(t, b"") for t in (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C)}
         values[0x9F37] = v.get(0x9F37, bytes(4))
         ac = self._cryptogram(values, atc)
-        afl = bytes.fromhex("08010100" if cid != CID_TC else "0801010010010201")
+        afl = bytes.fromhex("08010100" if cid != CID_TC else "0801010110010200")
         items: list[tuple[int, bytes]] = [
             (0x82, self.aip()),
             (0x94, afl),
@@ -296,7 +293,7 @@ class ContactlessCard:
         else:
             cid = CID_ARQC
         if self.cdcvm and self.device_verified and interaction is None:
-            interaction = bytes.fromhex("000100")  # byte 2 b1: OD-CVM verified
+            interaction = bytes.fromhex("001000")  # byte 2 b5: OD-CVM verification successful
         self.atc += 1
         atc = self.atc.to_bytes(2, "big")
         ac_values = {t: values.get(t, b"") for t in (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A)}

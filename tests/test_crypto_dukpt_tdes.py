@@ -150,14 +150,45 @@ def test_originator_end_of_life() -> None:
     assert again.exhausted
 
 
-def test_variants_of_first_key() -> None:
+# Variants of Table A-1 and the X9.24-1:2009 data keys (variant + one-way function), as also
+# published by the independent shenyan1206/dukpt implementation for these KSNs.
+VARIANTS = [
+    (
+        1,
+        "042666B49184CF5C68DE9628D0397B36",
+        "042666B4918430A368DE9628D03984C9",
+        "448D3F076D8304036A55A3D7E0055A78",
+    ),
+    (
+        2,
+        "C46551CEF9FD244FAA9AD834130D3B38",
+        "C46551CEF9FDDBB0AA9AD834130DC4C7",
+        "F1BE73B36135C5C26CF937D50ABBE5AF",
+    ),
+    (
+        5,
+        "5F8DC6D2C845C1DA508DDC048093B8C0",
+        "5F8DC6D2C8453E25508DDC048093473F",
+        "F3054D8B7471284BDB4EE18AFC3B091B",
+    ),
+]
+
+
+@pytest.mark.parametrize(("counter", "pin", "mac", "data"), VARIANTS)
+def test_key_variants(counter: int, pin: str, mac: str, data: str) -> None:
+    tk = d.host_transaction_key(BDK, d.with_counter(IKSN, counter))
+    assert _hex(d.pin_encryption_key(tk)) == pin
+    assert _hex(d.host_pin_key(BDK, d.with_counter(IKSN, counter))) == pin
+    assert _hex(d.mac_request_key(tk)) == mac
+    assert _hex(d.data_encryption_request_key(tk)) == data
+
+
+def test_response_variants() -> None:
     tk = bytes.fromhex(INITIAL[0][1])
-    assert _hex(d.pin_encryption_key(tk)) == "042666B49184CF5C68DE9628D0397B36"
-    assert _hex(d.mac_request_key(tk)) == "042666B4918430A368DE9628D03984C9"
     assert _hex(d.mac_response_key(tk)) == "042666B46E84CFA368DE96282F397BC9"
-    assert d.mac_response_key(tk) != d.mac_request_key(tk)
-    assert len(d.data_encryption_request_key(tk)) == 16
-    assert d.data_encryption_request_key(tk) != d.data_encryption_response_key(tk)
+    response = des.xor(tk, d.DATA_RESPONSE_VARIANT)
+    expected = des.encrypt_ecb(response, response[:8]) + des.encrypt_ecb(response, response[8:])
+    assert d.data_encryption_response_key(tk) == expected
 
 
 @pytest.mark.parametrize(

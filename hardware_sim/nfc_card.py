@@ -281,19 +281,36 @@ class NfcType4ACard:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
-        self._frontend()  # fail here, in the caller's thread, if the field cannot open
+        self._check_port_free()  # fail here, in the caller's thread, not in the card's
+        self._frontend()
         self._thread = threading.Thread(
             target=self._run, name=f"nfc-card-{self.udp_port}", daemon=True
         )
         self._thread.start()
+        self._wait_until_listening(2.0)
+
+    def _wait_until_listening(self, timeout: float) -> None:
+        """Return once the card's UDP port is bound, so the reader's first poll is heard."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.error is None:
+            clf = self._clf
+            sock = getattr(getattr(clf, "device", None), "socket", None)
+            try:
+                if sock is not None and sock.getsockname()[1] == self.udp_port:
+                    return
+            except OSError:
+                pass  # the socket was being replaced
+            time.sleep(0.001)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background thread; re-raises anything that crashed it."""
         self._stop.set()
         thread = self._thread
         if thread is not None:
-            self._wake()
-            thread.join(timeout)
+            deadline = time.monotonic() + timeout
+            while thread.is_alive() and time.monotonic() < deadline:
+                self._wake()  # repeated: one may land while the listener re-binds its port
+                thread.join(0.05)
             if thread.is_alive():
                 raise NfcCardSimError("the simulated NFC card thread did not stop in time")
             self._thread = None
@@ -301,6 +318,16 @@ class NfcType4ACard:
         if self.error is not None:
             error, self.error = self.error, None
             raise NfcCardSimError(f"the simulated NFC card failed: {error!r}") from error
+
+    def _check_port_free(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", self.udp_port))
+            except OSError as exc:
+                raise NfcCardSimError(
+                    f"UDP port {self.udp_port} is already in use; give the simulated card "
+                    "another port"
+                ) from exc
 
     def _run(self) -> None:
         try:
@@ -320,7 +347,7 @@ class NfcType4ACard:
         """Answer activations until ``stop`` is set or the card has been removed."""
         stop = stop or self._stop
         while not stop.is_set() and not self.removed:
-            self.serve_once(0.5, stop=stop)
+            self.serve_once(5.0, stop=stop)  # stop() wakes the listener with a stray frame
         self.close()
 
     # ----------------------------------------------------------------- one activation

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from acquirer_client import messages as m
 from acquirer_client.link import Connection, LinkConfig, LinkError
+from acquirer_client.saf import SafError, SafStore
 from emv.ports import (
     AuthorisationRequest,
     AuthorisationResponse,
@@ -97,12 +98,14 @@ class AcquirerClient:
         *,
         clock: Clock | None = None,
         reversals: ReversalStore | None = None,
+        advices: SafStore | None = None,
     ) -> None:
         self.link = link
         self.terminal = terminal
         self.stan_source = stan_source
         self.clock: Clock = clock or SystemClock()
         self.reversals: ReversalStore = reversals or MemoryReversalStore()
+        self.advices = advices
         self._connection = Connection(link)
         self.last_request: m.IsoDoc | None = None
 
@@ -162,6 +165,35 @@ class AcquirerClient:
                 continue
             self.reversals.acknowledged(key)
         return remaining
+
+    # ------------------------------------------------------------------ store-and-forward
+
+    def can_approve_offline(self, amount_minor: int, currency_numeric: int) -> bool:
+        """False when the advice queue is at its ceiling: the terminal must go online."""
+        return self.advices is not None and self.advices.can_accept(amount_minor, currency_numeric)
+
+    def queue_advice(self, request: AuthorisationRequest) -> str:
+        """Persist a 0220 advice for an offline-approved (TC) transaction; return its key."""
+        if self.advices is None:
+            raise SafError("no store-and-forward queue is configured for offline approvals.")
+        doc = m.card_request(request, self.terminal, self.stan_source(), self._now(), "0220")
+        key = reversal_key(doc)
+        self.advices.enqueue_advice(key, doc)
+        return key
+
+    def send_advices(self) -> int:
+        """Send queued advices in order until 0230; stop at the first failure; return left."""
+        if self.advices is None:
+            return 0
+        queued = self.advices.advices()
+        for index, (key, advice) in enumerate(queued):
+            try:
+                self._exchange(advice)
+            except OnlineUnavailable as exc:
+                log.warning("advice %s not yet acknowledged: %s", m.describe(advice), exc)
+                return len(queued) - index
+            self.advices.advice_sent(key)
+        return 0
 
     def exchange(self, doc: m.IsoDoc) -> m.IsoDoc:
         """Send any request (0220, 0500, 0800...) and return its validated response."""

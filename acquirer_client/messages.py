@@ -256,10 +256,12 @@ def pin_fields(pin: OnlinePin) -> IsoDoc:
 def reversal_request(original: Mapping[str, str], when: datetime) -> IsoDoc:
     """0400 reversal of an original request (ISO 8583:1987 4.1.3.4).
 
-    Carries the original's STAN, amount and card fields plus DE 90, so that a retry is the
-    same message and the host can de-duplicate on (DE 41, DE 11, DE 90).
+    Carries the original's STAN, amount and processing code plus DE 90, so that a retry is the
+    same message and the host can de-duplicate on (DE 41, DE 11, DE 90).  It carries no card
+    data (DE 2/14/23/35/52/55): the host finds the original by DE 90, and a reversal waiting in
+    the store-and-forward queue holds no PAN at rest.
     """
-    keep = ("2", "3", "4", "11", "14", "22", "23", "32", "41", "42", "49")
+    keep = ("3", "4", "11", "22", "32", "41", "42", "49")
     doc: IsoDoc = {"t": "0400"}
     doc.update({k: original[k] for k in keep if k in original})
     doc["7"] = when.strftime("%m%d%H%M%S")

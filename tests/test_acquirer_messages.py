@@ -102,6 +102,7 @@ def test_reversal_carries_same_stan_and_de90() -> None:
     original = m.card_request(_request(), TERMINAL, 42, WHEN)
     rev = m.reversal_request(original, datetime(2026, 11, 24, 12, 35, 0))
     assert rev["t"] == "0400" and rev["11"] == "000042" and rev["4"] == "000000001234"
+    assert not {"2", "14", "23", "35", "52", "55"} & rev.keys()  # no card data at rest
     assert rev["90"] == "0200" + "000042" + "1124123456" + "00000123456" + "0" * 11
     assert len(rev["90"]) == 42
     again = m.reversal_request(original, datetime(2026, 11, 24, 12, 40, 0))

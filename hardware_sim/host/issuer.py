@@ -138,7 +138,7 @@ class Issuer:
         )
         if status == "approved":
             self.ledger.adjust_balance(
-                pan, masked, amount if credit else -amount, self._default_balance()
+                pan, masked, amount if credit else -amount, self._opening_balance(pan)
             )
         self._aml(txn_id, pan, masked, amount)
         return response
@@ -192,11 +192,12 @@ class Issuer:
             return "65"
         if total + amount > int(velocity.get("max_amount_minor", 1 << 62)):
             return "61"
-        balances = self.rules.get("balances", {})
-        default = int(balances.get(pan, self._default_balance()))
-        if amount > self.ledger.balance(pan, default):
+        if amount > self.ledger.balance(pan, self._opening_balance(pan)):
             return "51"
         return "00"
+
+    def _opening_balance(self, pan: str) -> int:
+        return int(self.rules.get("balances", {}).get(pan, self._default_balance()))
 
     def _default_balance(self) -> int:
         return int(self.rules.get("default_balance_minor", 0))
@@ -265,10 +266,14 @@ class Issuer:
         status = "acknowledged"
         if original is not None and original.status == "approved":
             self.ledger.set_status(original.id, "reversed")
-            pan = req.get("2", "")
-            delta = original.signed_minor  # give back what the original took
-            if pan:
-                self.ledger.adjust_balance(pan, m.mask_pan(pan), delta, self._default_balance())
+            if original.pan_hash:
+                # give back what the original took (a debit's signed amount is positive)
+                self.ledger.adjust_balance_by_hash(
+                    original.pan_hash,
+                    original.pan_masked or "",
+                    original.signed_minor,
+                    self._default_balance(),
+                )
             status = "applied"
         elif original is None:
             status = "unmatched"  # the original never arrived (or not yet): remember it
@@ -280,8 +285,8 @@ class Issuer:
             terminal_id=req.get("41", "").strip(),
             stan=req["11"],
             original_key=target,
-            pan_hash=_hash(req.get("2", "")),
-            pan_masked=m.mask_pan(req.get("2", "")),
+            pan_hash=original.pan_hash if original else None,
+            pan_masked=original.pan_masked if original else None,
             amount_minor=int(req.get("4", "0")),
             currency=req.get("49"),
             response_code="00",

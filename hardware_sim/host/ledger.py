@@ -63,6 +63,7 @@ class LedgerRow:
     terminal_id: str
     stan: str
     original_key: str | None
+    pan_hash: str | None
     pan_masked: str | None
     amount_minor: int
     signed_minor: int
@@ -96,12 +97,19 @@ class Ledger:
         return int(row[0]) if row else default
 
     def adjust_balance(self, pan: str, masked: str, delta: int, default: int) -> None:
+        self.adjust_balance_by_hash(pan_hash(pan), masked, delta, self.balance(pan, default))
+
+    def adjust_balance_by_hash(self, key: str, masked: str, delta: int, current: int) -> None:
+        """Move ``delta`` on the account ``key``; ``current`` is its balance if not yet opened."""
         with self.lock:
-            current = self.balance(pan, default)
+            row = self._db.execute(
+                "SELECT balance_minor FROM accounts WHERE pan_hash = ?", (key,)
+            ).fetchone()
+            start = int(row[0]) if row else current
             self._db.execute(
                 "INSERT INTO accounts (pan_hash, pan_masked, balance_minor) VALUES (?, ?, ?) "
                 "ON CONFLICT(pan_hash) DO UPDATE SET balance_minor = excluded.balance_minor",
-                (pan_hash(pan), masked, current + delta),
+                (key, masked, start + delta),
             )
 
     # ----------------------------------------------------------------- transactions
@@ -196,7 +204,8 @@ class Ledger:
 
     def _rows(self, where: str, args: tuple[object, ...]) -> list[LedgerRow]:
         sql = (
-            "SELECT id, kind, mti, terminal_id, stan, original_key, pan_masked, amount_minor, "
+            "SELECT id, kind, mti, terminal_id, stan, original_key, pan_hash, pan_masked, "
+            "amount_minor, "
             "signed_minor, currency, response_code, status FROM transactions "
             f"{where} ORDER BY id"
         )

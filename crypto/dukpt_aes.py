@@ -330,7 +330,12 @@ class AesDukptOriginator:
         return self
 
     def encrypt_pin(self, pin: str, pan: str, random: bytes | None = None) -> tuple[bytes, bytes]:
-        """ISO 9564 format 4 PIN block under this transaction's AES-128 PIN key: (block, KSN)."""
+        """ISO 9564 format 4 PIN block under this transaction's AES-128 PIN key: (block, KSN).
+
+        The PIN and PAN are checked before a key is consumed.
+        """
+        pinblock.format4_pin_field(pin, random)
+        pinblock.format4_pan_field(pan)
         txn = self.next_transaction()
         key = pin_encryption_key(txn.key, txn.ksn)
         return pinblock.encipher_format4(pin, pan, key, random), txn.ksn

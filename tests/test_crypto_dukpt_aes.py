@@ -135,6 +135,13 @@ def test_originator_last_keys_and_end_of_life() -> None:
         device.next_transaction()
 
 
+def test_bad_pin_does_not_consume_a_key() -> None:
+    device = a.AesDukptOriginator.from_bdk(BDK128, IKID)
+    with pytest.raises(pinblock.PinBlockError):
+        device.encrypt_pin("12", "4111111111111111")
+    assert device.counter == 1
+
+
 def test_aes256_bdk_gives_aes256_and_aes128_working_keys() -> None:
     ksn = a.make_ksn(IKID, 1)
     k256 = a.host_pin_key(BDK256, ksn, a.KeyType.AES256)

@@ -140,6 +140,13 @@ def test_originator_state_round_trip_keeps_sequence() -> None:
         assert _hex(encrypted) == block
 
 
+def test_bad_pin_does_not_consume_a_key() -> None:
+    device = d.TdesDukptOriginator(IPEK, IKSN)
+    with pytest.raises(pinblock.PinBlockError):
+        device.encrypt_pin("12345678901234", PAN)
+    assert device.counter == 1
+
+
 def test_originator_end_of_life() -> None:
     device = d.TdesDukptOriginator.from_state(_state_at(0x1FF800))
     assert device.next_transaction().ksn == d.with_counter(IKSN, 0x1FF800)

@@ -508,16 +508,15 @@ class VirtualCard:
         cvr.issuer_auth_failed_last_online = app.issuer_auth_failed_last_online
         cvr.new_card = app.last_online_atc == 0
         cvr.pin_try_limit_exceeded = cvr.pin_try_limit_exceeded or self.pin_blocked
+        lower = app.lower_limit
+        cvr.velocity_exceeded = lower is not None and app.consecutive_offline > lower
         decision = requested
         if app.blocked:
             decision = AAC
         elif requested == TC:
-            lower = app.lower_limit
-            velocity = lower is not None and app.consecutive_offline > lower
-            cvr.velocity_exceeded = velocity
             if (
                 risk.online_only
-                or velocity
+                or cvr.velocity_exceeded
                 or (risk.new_card_online and cvr.new_card)
                 or cvr.pin_try_limit_exceeded
                 or cvr.issuer_auth_failed_last_online

@@ -109,7 +109,7 @@ def _random_block(key: RsaPrivateKey, data: bytes) -> bytes:
     return private_operation(key, block)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     content=st.binary(min_size=0, max_size=200), today=st.dates(date(1990, 1, 1), date(2060, 1, 1))
 )
@@ -118,12 +118,14 @@ def test_well_signed_garbage_only_raises_oda_error(content: bytes, today: date) 
     pan = bytes.fromhex(PAN)
     for call in (
         lambda: parse_issuer_certificate(
-            CA.public, _random_block(CA, content), b"", b"\x03", pan, today
+            CA.public, _random_block(CA, b"\x02" + content), b"", b"\x03", pan, today
         ),
         lambda: parse_icc_certificate(
-            ISSUER.public, _random_block(ISSUER, content), b"", b"\x03", pan, b"", today
+            ISSUER.public, _random_block(ISSUER, b"\x04" + content), b"", b"\x03", pan, b"", today
         ),
-        lambda: parse_signed_dynamic_data(ICC.public, _random_block(ICC.private, content), b""),
+        lambda: parse_signed_dynamic_data(
+            ICC.public, _random_block(ICC.private, b"\x05" + content), b""
+        ),
     ):
         with pytest.raises(OdaError):
             call()
@@ -147,3 +149,49 @@ def test_verify_functions_never_raise(data: dict[int, bytes]) -> None:
         transaction_data_hash_code(b"", b"", None, blob)
     except OdaError:
         pass
+
+
+# A real Issuer Public Key Certificate (90) read from a Visa card, published in lumag/emv-tools
+# src/sda-test.c together with the Visa live CA key index 01 (1024 bits) that signed it.
+PUBLISHED_ISSUER_CERT_VISA_01 = bytes.fromhex(
+    "3c5fead4dd7bca44f93e90c44f76ede54a3288ecdc78469fcb1225c03b2c04f2"
+    "c2f412281a0822df14649230989fb1494070daf8c9534a78819601486"
+    "16ace581788120d3506ace4cee564fb27ee53341c22f0b45b31873d05de545efe"
+    "33bcd29b2185d035a806ad08c6976f3505a19999930ca8a03efa321c486061f7dcec9f"
+)
+
+
+def test_published_visa_issuer_certificate_recovers_under_published_capk() -> None:
+    """Vector: lumag/emv-tools src/sda-test.c (real card certificate, Visa CAPK A000000003/01).
+
+    The raw recovery (X = S^3 mod n) yields a well-formed Table 6 block: header 6A, format 02,
+    issuer identifier 427655FF, expiry 12/09, serial 0042B3, SHA-1, RSA, a 128-byte issuer key
+    with exponent length 1, trailer BC.  The source does not publish the card's Issuer Public
+    Key Remainder (92), so the hash cannot be checked; the parser must stop exactly there.
+    """
+    from emv.capk import CapkStore
+
+    capk = CapkStore.load().get(bytes.fromhex("A000000003"), 0x01)
+    assert capk is not None
+    block = recover(capk.public_key, PUBLISHED_ISSUER_CERT_VISA_01)
+    assert block[:15].hex().upper() == "6A02427655FF12090042B301018001"
+    assert block[-1] == 0xBC
+    with pytest.raises(OdaError, match="Issuer Public Key Remainder") as info:
+        parse_issuer_certificate(
+            capk.public_key,
+            PUBLISHED_ISSUER_CERT_VISA_01,
+            b"",
+            b"\x03",
+            bytes.fromhex("4276550000000000"),
+            date(2009, 1, 1),
+        )
+    assert info.value.icc_data_missing
+    with pytest.raises(OdaError, match="hash in the Issuer Public Key Certificate"):
+        parse_issuer_certificate(
+            capk.public_key,
+            PUBLISHED_ISSUER_CERT_VISA_01,
+            bytes(36),
+            b"\x03",
+            bytes.fromhex("4276550000000000"),
+            date(2009, 1, 1),
+        )

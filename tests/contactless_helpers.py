@@ -8,7 +8,7 @@ from emv.contactless.config import ContactlessConfig, default_config
 from emv.contactless.entry_point import EntryPoint, Transaction
 from emv.contactless.outcome import ContactlessResult, UiMessage
 from emv.ports import CardTransport, FixedClock
-from hardware_sim.contactless.signing import test_capk_lookup
+from hardware_sim.contactless.signing import sim_capk_lookup
 
 WHEN = datetime(2026, 11, 24, 12, 0, 0)
 USD = 840
@@ -27,7 +27,7 @@ def entry_point(config: ContactlessConfig | None = None) -> tuple[EntryPoint, li
     shown: list[UiMessage] = []
     ep = EntryPoint(
         config or default_config(),
-        test_capk_lookup,
+        sim_capk_lookup,
         FixedClock(WHEN),
         CountingRandom(),
         on_ui=shown.append,

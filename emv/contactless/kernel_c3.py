@@ -157,7 +157,8 @@ class KernelC3:
             set_bit(tvr, TVR_ODA_NOT_PERFORMED)
         self._cvm(ctx, result, ctq, tvr)
         result.tvr = bytes(tvr)
-        data = {**term, **v, 0x95: result.tvr, 0x9F34: result.cvm_results}
+        # DE 55 carries the TVR the card saw in the PDOL: the cryptogram covers that value.
+        data = {**term, **v, 0x9F34: result.cvm_results}
         if result.outcome in (OutcomeStatus.ONLINE_REQUEST, OutcomeStatus.APPROVED):
             result.authorisation = common.authorisation_request(ctx, data, pan, expiry)
         _outcome_ui(ctx, result)

@@ -85,7 +85,7 @@ def icc_key(name: str) -> RsaKey:
     return _key(_keys()["icc"][name])
 
 
-def test_capk_lookup(rid: bytes, index: int) -> RsaPublicKey | None:
+def sim_capk_lookup(rid: bytes, index: int) -> RsaPublicKey | None:
     """TEST-ONLY CA public keys matching the simulated cards (a ``CapkLookup``)."""
     row = _keys()["ca"].get(rid.hex().upper())
     if row is None or int(row["index"], 16) != index:

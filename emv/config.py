@@ -77,8 +77,10 @@ class TerminalConfig:
 
 def default_aids() -> tuple[AidConfig, ...]:
     return (
-        AidConfig(bytes.fromhex("A0000000031010"), "VISA CREDIT"),
-        AidConfig(bytes.fromhex("A0000000032010"), "VISA ELECTRON"),
+        AidConfig(bytes.fromhex("A0000000031010"), "VISA CREDIT", application_version=b"\x00\x96"),
+        AidConfig(
+            bytes.fromhex("A0000000032010"), "VISA ELECTRON", application_version=b"\x00\x96"
+        ),
         AidConfig(bytes.fromhex("A0000000041010"), "MASTERCARD", application_version=b"\x00\x02"),
         AidConfig(bytes.fromhex("A0000000043060"), "MAESTRO", application_version=b"\x00\x02"),
         AidConfig(bytes.fromhex("A0000000999090"), "SIM LOCAL"),

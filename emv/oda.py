@@ -113,6 +113,27 @@ class CdaResult:
     application_cryptogram: bytes | None = None  # 9F26
 
 
+# TVR byte 1 (Book 3 Annex C5)
+TVR1_SDA_FAILED = 0x40
+TVR1_ICC_DATA_MISSING = 0x20
+TVR1_DDA_FAILED = 0x08
+TVR1_CDA_FAILED = 0x04
+TVR1_SDA_SELECTED = 0x02
+_FAILED_BIT = {"sda": TVR1_SDA_FAILED, "dda": TVR1_DDA_FAILED, "cda": TVR1_CDA_FAILED}
+
+
+def tvr_byte1(
+    method: str, result: SdaResult | IccKeyResult | DdaResult | CdaResult | IssuerKeyResult
+) -> int:
+    """TVR byte 1 bits to set for ``method`` ("sda", "dda", "cda") after ``result``."""
+    bits = TVR1_SDA_SELECTED if method == "sda" else 0
+    if not result.ok:
+        bits |= _FAILED_BIT[method]
+        if result.icc_data_missing:
+            bits |= TVR1_ICC_DATA_MISSING
+    return bits
+
+
 # ------------------------------------------------------------ static data (Book 3 10.3)
 
 

@@ -96,3 +96,14 @@ def test_sda_missing_data_sets_icc_data_missing(tag: int) -> None:
 def test_sda_wrong_rid_for_the_card() -> None:
     data, _ = card("sda")
     assert not verify_sda(store(), MC_RID, data, static_data(), TODAY).ok
+
+
+def test_tvr_byte1_bits() -> None:
+    from emv.oda import CdaResult, DdaResult, SdaResult, tvr_byte1
+
+    assert tvr_byte1("sda", SdaResult(True)) == 0x02
+    assert tvr_byte1("sda", SdaResult(False, "x")) == 0x42
+    assert tvr_byte1("sda", SdaResult(False, "x", True)) == 0x62
+    assert tvr_byte1("dda", DdaResult(False, "x")) == 0x08
+    assert tvr_byte1("cda", CdaResult(False, "x", True)) == 0x24
+    assert tvr_byte1("cda", CdaResult(True)) == 0x00

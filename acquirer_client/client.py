@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from acquirer_client import mac
 from acquirer_client import messages as m
 from acquirer_client.link import Connection, LinkConfig, LinkError
 from acquirer_client.saf import SafError, SafStore
@@ -99,6 +100,7 @@ class AcquirerClient:
         clock: Clock | None = None,
         reversals: ReversalStore | None = None,
         advices: SafStore | None = None,
+        mac_key: bytes | None = None,
     ) -> None:
         self.link = link
         self.terminal = terminal
@@ -106,6 +108,7 @@ class AcquirerClient:
         self.clock: Clock = clock or SystemClock()
         self.reversals: ReversalStore = reversals or MemoryReversalStore()
         self.advices = advices
+        self.mac_key = mac_key
         self._connection = Connection(link)
         self.last_request: m.IsoDoc | None = None
 
@@ -205,10 +208,12 @@ class AcquirerClient:
         )
 
     def _exchange(self, doc: m.IsoDoc) -> m.IsoDoc:
-        raw = m.encode(doc)
+        key = self.mac_key
+        raw = mac.sign(key, doc) if key else m.encode(doc)
 
         def matches(candidate: bytes) -> bool:
-            reply = m.decode(candidate)  # unreadable: MessageError ends the exchange
+            # unreadable or a bad MAC: MessageError ends the exchange
+            reply = mac.verify(key, candidate, response=True) if key else m.decode(candidate)
             try:
                 m.check_response_matches(doc, reply)
             except m.MessageError as exc:
@@ -217,7 +222,8 @@ class AcquirerClient:
             return True
 
         try:
-            return m.decode(self._connection.exchange(raw, matches))
+            reply = self._connection.exchange(raw, matches)
+            return mac.verify(key, reply, response=True) if key else m.decode(reply)
         except LinkError as exc:
             if not exc.sent:
                 raise HostUnreachable(str(exc)) from None

@@ -19,6 +19,7 @@ the rules' ``faults_by_amount_suffix``) applies to card requests (0100/0200/0220
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -26,6 +27,7 @@ import time
 from collections import deque
 from types import TracebackType
 
+from acquirer_client import mac
 from acquirer_client import messages as m
 from acquirer_client.framing import FrameDecoder, FramingError, frame
 from hardware_sim.host.config import HostConfig
@@ -57,6 +59,7 @@ class HostSimulator:
         self.address: tuple[str, int] = (self.config.host, self.config.port)
         self.unreadable_messages = 0
         self.handled = 0
+        self.mac_failures = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,11 +164,23 @@ class HostSimulator:
         if request["t"] not in m.REQUEST_MTIS:
             self.unreadable_messages += 1
             return False
+        mac_key = self._mac_key(request)
         fault = self._fault_for(request)
         if fault == "drop_before":
             return False
         try:
-            response = self.issuer.handle(request)
+            if mac_key is not None:
+                try:
+                    mac.verify(mac_key, message)
+                except m.MessageError as exc:
+                    log.info("refused %s: %s", m.describe(request), exc)
+                    self.mac_failures += 1
+                    response = m.encode(m.response_to(request, "63"))
+                else:
+                    response = self.issuer.handle(request)
+                response = mac.sign(mac_key, m.decode(response), response=True)
+            else:
+                response = self.issuer.handle(request)
         except (m.MessageError, KeyError, ValueError) as exc:
             self.unreadable_messages += 1
             log.info("could not process %s: %s", m.describe(request), exc)
@@ -182,6 +197,18 @@ class HostSimulator:
         payload = frame(response)
         conn.sendall(payload + payload if fault == "twice" else payload)
         return True
+
+    def _mac_key(self, request: m.IsoDoc) -> bytes | None:
+        """The terminal's MAC master key when the request is MACed or MACs are required.
+
+        A terminal with no configured key gets a random one: none of its MACs verify.
+        """
+        rules = self.config.rules
+        if not (rules.get("require_mac") or "64" in request or "128" in request):
+            return None
+        keys = rules.get("mac_keys", {})
+        hexkey = keys.get(request.get("41", "").strip(), keys.get("default"))
+        return bytes.fromhex(hexkey) if hexkey else os.urandom(16)
 
     def _fault_for(self, request: m.IsoDoc) -> str | None:
         if request["t"] not in CARD_KINDS:

@@ -4,6 +4,8 @@ occurrence SELECT, blocked application and blocked card."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emv import apdu, tlv
 from hardware_sim.card import ProfileError, list_profiles, load_card
@@ -135,3 +137,34 @@ def test_malformed_apdus_get_status_words_not_exceptions():
     assert card.process(bytes.fromhex("00A4040007A00000")) == bytes.fromhex("6700")  # Lc lies
     assert card.process(bytes.fromhex("00FF000000")) == bytes.fromhex("6D00")
     assert card.process(bytes.fromhex("80A4040007A000000003101000")) == bytes.fromhex("6E00")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.tuples(
+                st.sampled_from([0x00, 0x80, 0x84, 0x04]),
+                st.sampled_from(
+                    [0xA4, 0xB2, 0xA8, 0xCA, 0x20, 0x84, 0x88, 0x82, 0xAE, 0x1E, 0x24, 0xDA]
+                ),
+                st.integers(0, 255),
+                st.integers(0, 255),
+                st.binary(min_size=1, max_size=40),
+            ).map(lambda t: bytes(t[:4]) + bytes([len(t[4])]) + t[4] + b"\x00"),
+        ),
+        max_size=12,
+    )
+)
+def test_random_apdus_always_get_a_status_word_and_never_hit_an_internal_error(commands):
+    card = _FUZZ_CARD
+    card.power_on()
+    card.process(apdu.select_by_name(VISA_CREDIT).to_bytes())
+    for command in commands:
+        response = card.process(command)
+        assert len(response) >= 2
+        assert card.last_error is None, card.last_error
+
+
+_FUZZ_CARD = load_card("visa_credit")

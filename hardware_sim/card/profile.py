@@ -207,10 +207,11 @@ def _read_raw(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         raise ProfileError(f"card profile {name!r} is not valid JSON: {exc.msg}") from exc
     if not isinstance(raw, dict):
         raise ProfileError(f"card profile {name!r} must be a JSON object")
-    base = raw.pop("extends", None)
+    out: dict[str, Any] = raw
+    base = out.pop("extends", None)
     if base is not None:
-        raw = deep_merge(_read_raw(str(base), (*seen, name)), raw)
-    return raw
+        out = deep_merge(_read_raw(str(base), (*seen, name)), out)
+    return out
 
 
 def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ SW_INS_NOT_SUPPORTED = 0x6D00
 SW_CLA_NOT_SUPPORTED = 0x6E00
 SW_SELECTED_FILE_INVALIDATED = 0x6283
 SW_AUTH_FAILED = 0x6300
+SW_NO_DIAGNOSIS = 0x6F00
 
 
 def _sw(code: int) -> bytes:
@@ -160,6 +161,7 @@ class VirtualCard:
         self.apdu_count = 0
         self.txn = Transaction()
         self._challenge: bytes | None = None
+        self.last_error: str | None = None  # internal failure behind the last 6F00, if any
 
     @staticmethod
     def _personalise(app: ApplicationProfile) -> ApplicationState:
@@ -198,7 +200,11 @@ class VirtualCard:
         faults = self.faults
         if faults.delay_s:
             self._sleep(faults.delay_s)
-        response = self._dispatch(bytes(apdu))
+        try:
+            response = self._dispatch(bytes(apdu))
+        except Exception as exc:  # noqa: BLE001 - a card never crashes: it answers 6F00
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            response = _sw(SW_NO_DIAGNOSIS)
         if faults.wrong_sw_at_apdu == self.apdu_count:
             return _sw(faults.wrong_sw)
         if faults.malformed_tlv_at_apdu == self.apdu_count:

@@ -138,10 +138,12 @@ class IsoDepPicc:
 
     def receive(self, frame: bytes) -> bytes | Process | None:
         if not frame:
-            return self._ignore()
+            self._ignore()
+            return None
         pcb = frame[0]
         if pcb & PCB_CID:
-            return self._ignore()  # 7.1.1.2: a PICC without CID support ignores CID blocks
+            self._ignore()
+            return None  # 7.1.1.2: a PICC without CID support ignores CID blocks
         if pcb & 0xE2 == PCB_I:
             return self._i_block(pcb, frame[1:])
         if pcb & 0xE6 == PCB_R_ACK:
@@ -150,7 +152,8 @@ class IsoDepPicc:
             self.stats.deselected = True
             self._tx_chunks.clear()
             return bytes([PCB_S_DESELECT])
-        return self._ignore()  # an S(WTX) answer out of turn or an invalid block
+        self._ignore()
+        return None  # an S(WTX) answer out of turn or an invalid block
 
     def respond(self, rapdu: bytes) -> bytes:
         """Start sending a response APDU, chaining it in FSD-sized I-blocks (7.5.2.1)."""
@@ -186,7 +189,8 @@ class IsoDepPicc:
             self.stats.acks_received += 1
         if number == self.block_number:  # rule 11: re-transmit the last block
             if self._last_block is None:
-                return self._ignore()
+                self._ignore()
+                return None
             self.stats.retransmissions += 1
             return self._last_block
         if nak:  # rule 12: R(NAK) with another number (a presence check) gets R(ACK)
@@ -195,7 +199,8 @@ class IsoDepPicc:
         if self._tx_chunks:  # rule 13: R(ACK) with another number continues our chain
             self.block_number ^= 1
             return self._send_i(self._tx_chunks.pop(0))
-        return self._ignore()
+        self._ignore()
+        return None
 
     def _send_i(self, inf: bytes) -> bytes:
         more = PCB_CHAINING if self._tx_chunks else 0
@@ -360,7 +365,7 @@ class NfcType4ACard:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            target = clf.listen(self._local_target(), remaining)
+            target = self._listen(clf, remaining)
             if target is None:
                 self._check_bound(clf)
                 return False
@@ -370,6 +375,19 @@ class NfcType4ACard:
                 return True
             # anything else (a stale R(NAK) after a removal, a wake-up frame): listen again
         return False
+
+    def _listen(self, clf: nfc.ContactlessFrontend, timeout: float) -> nfc.clf.LocalTarget | None:
+        """``clf.listen`` closes and re-binds the UDP port, and frames sent in that gap are lost
+        (a re-tap right after DESELECT would then wait out the reader's 1 s poll).  Once bound,
+        keep the socket and run the UDP driver's Type A listener on it directly."""
+        device = clf.device
+        sock = getattr(device, "socket", None)
+        listen_tta = getattr(device, "_listen_tta", None)
+        if sock is not None and listen_tta is not None and sock.getsockname()[1] == self.udp_port:
+            with clf.lock:
+                clf.target = listen_tta(self._local_target(), time.time() + timeout)
+                return clf.target
+        return clf.listen(self._local_target(), timeout)
 
     def _local_target(self) -> nfc.clf.LocalTarget:
         target = nfc.clf.LocalTarget("106A")

@@ -210,3 +210,47 @@ def test_echo_any_size_through_the_udp_radio(data: st.DataObject) -> None:
             payload = data.draw(st.binary(min_size=size, max_size=size))
             apdu = bytes.fromhex("00EE0000") + bytes([size]) + payload
             assert f.reader.transmit(apdu) == payload + b"\x90\x00"
+
+
+# --- whole contactless taps (Entry Point + kernels) through the nfcpy path ----------------
+
+
+class TearAfter:
+    """In-process reference transport whose card leaves after ``answered`` APDUs."""
+
+    def __init__(self, card: object, answered: int) -> None:
+        from hardware_sim.contactless import InProcessTransport
+
+        self.inner = InProcessTransport(card)  # type: ignore[arg-type]
+        self.left = answered
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self.left == 0:
+            raise CardRemovedError("the card left the field")
+        self.left -= 1
+        return self.inner.transmit(apdu)
+
+
+@pytest.mark.parametrize(
+    ("profile", "remove_after"),
+    [("visa_qvsdc", None), ("mastercard", None), ("visa_qvsdc", 3)],
+)
+def test_tap_over_udp_matches_the_in_process_tap(profile: str, remove_after: int | None) -> None:
+    from hardware_sim.contactless import load_contactless_card
+    from tests.contactless_helpers import tap_once
+
+    reference, _ = tap_once(TearAfter(load_contactless_card(profile), remove_after or 99), 1000)
+    port = free_udp_port()
+    sim = NfcType4ACard(
+        load_contactless_card(profile), "localhost", port, remove_after_apdus=remove_after
+    )
+    sim.start()
+    reader = NfcReader(f"udp:localhost:{port}")
+    try:
+        reader.wait_for_card(5.0)
+        result, _ = tap_once(reader, 1000)
+    finally:
+        reader.close()
+        sim.stop()
+    assert result == reference
+    assert sim.stats.apdus == (remove_after or reference.apdu_count)

@@ -85,7 +85,7 @@ class Issuer:
             if mti == "0800":
                 return m.encode(m.response_to(request, "00"))
             if mti == "0320":
-                return m.encode(m.response_to(request, "00"))
+                return self._batch_upload(request)
             return m.encode(m.response_to(request, "12"))
 
     # ------------------------------------------------------------------ card requests
@@ -297,6 +297,37 @@ class Issuer:
         return response
 
     # ------------------------------------------------------------------ reconciliation
+
+    def _batch_upload(self, req: m.IsoDoc) -> bytes:
+        """0320: book an original the host never saw (its 0220 was lost); else nothing."""
+        if "90" not in req or "4" not in req:
+            return m.encode(m.response_to(req, "30"))
+        target = reversal_target(req)
+        if self.ledger.original(target) is None and self.ledger.reversal_for(target) is None:
+            pan = req.get("2", "")
+            amount = int(req["4"])
+            credit = req.get("3", "00")[:2] in CREDIT_CODES
+            self.ledger.record(
+                dedupe_key=target,
+                kind="advice",
+                mti="0320",
+                terminal_id=req.get("41", "").strip(),
+                stan=req["11"],
+                pan_hash=_hash(pan),
+                pan_masked=m.mask_pan(pan),
+                processing_code=req.get("3"),
+                amount_minor=amount,
+                signed_minor=-amount if credit else amount,
+                currency=req.get("49"),
+                response_code="00",
+                status="approved",
+                created=self.now(),
+            )
+            if pan:
+                self.ledger.adjust_balance(
+                    pan, m.mask_pan(pan), amount if credit else -amount, self._opening_balance(pan)
+                )
+        return m.encode(m.response_to(req, "00"))
 
     def _reconcile(self, req: m.IsoDoc) -> bytes:
         try:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
 
+from emv.capk import CapkStore
 from emv.contactless.config import ContactlessConfig, default_config
 from emv.contactless.entry_point import EntryPoint, Transaction
 from emv.contactless.outcome import ContactlessResult, UiMessage
 from emv.ports import CardTransport, FixedClock
-from hardware_sim.contactless.signing import sim_capk_lookup
 
 WHEN = datetime(2026, 11, 24, 12, 0, 0)
 USD = 840
+TEST_CAPK_FILE = Path(str(resources.files("hardware_sim.data.pki").joinpath("test_capk.json")))
+
+
+@cache
+def sim_capks() -> CapkStore:
+    """The packaged CA keys plus the TEST-ONLY CA keys of the simulated cards."""
+    return CapkStore.load(extra_files=[TEST_CAPK_FILE])
 
 
 class CountingRandom:
@@ -27,7 +37,7 @@ def entry_point(config: ContactlessConfig | None = None) -> tuple[EntryPoint, li
     shown: list[UiMessage] = []
     ep = EntryPoint(
         config or default_config(),
-        sim_capk_lookup,
+        sim_capks(),
         FixedClock(WHEN),
         CountingRandom(),
         on_ui=shown.append,

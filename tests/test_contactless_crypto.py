@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from crypto.emv_cryptogram import AC_DATA_TAGS, application_cryptogram
 from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import tlv
+from emv.capk import CapkStore
 from emv.contactless.dynamic_auth import OdaError, verify_fdda
 from emv.contactless.entry_point import Transaction
 from emv.contactless.outcome import OutcomeStatus
 from emv.ports import Message as M
 from hardware_sim.contactless import InProcessTransport, load_contactless_card
 from hardware_sim.contactless.card import ContactlessCard
-from hardware_sim.contactless.signing import sim_capk_lookup
 from hardware_sim.test_keys import issuer_for_pan
-from tests.contactless_helpers import USD, WHEN, entry_point
+from tests.contactless_helpers import USD, WHEN, entry_point, sim_capks
 
 
 def host_verifies(emv_data: dict[int, bytes], pan: str, psn: str) -> bool:
@@ -91,11 +91,11 @@ def test_cda_failure_declines() -> None:
 
 def test_unknown_ca_key_fails_fdda_and_goes_online_per_ctq() -> None:
     ep, _ = entry_point()
-    ep.capk_lookup = lambda rid, index: None
+    ep.capks = CapkStore()  # a terminal without the test CA keys
     ep.start(Transaction(1500, USD))
     result = ep.tap(InProcessTransport(load_contactless_card("visa_qvsdc")))
     # CTQ byte 1 b6 "go online if ODA fails" and the reader is online capable.
-    assert result.oda_failed and "no CA public key A000000003/99" in result.reason
+    assert result.oda_failed and "no valid CA public key for RID A000000003" in result.reason
     assert result.outcome is OutcomeStatus.ONLINE_REQUEST
 
 
@@ -121,9 +121,7 @@ def _gpo_data() -> tuple[ContactlessCard, dict[int, bytes], bytes, bytes]:
 
 def test_fdda_verifies_against_the_card_signature() -> None:
     card, values, static, dynamic = _gpo_data()
-    number = verify_fdda(
-        sim_capk_lookup, card.aid[:5], values, card.pan, static, dynamic, WHEN.date()
-    )
+    number = verify_fdda(sim_capks(), card.aid[:5], values, static, dynamic, WHEN.date())
     assert len(number) == 4
 
 
@@ -145,4 +143,4 @@ def test_any_flipped_bit_breaks_fdda(target: str, position: int) -> None:
     else:
         dynamic = flip(dynamic)
     with pytest.raises(OdaError):
-        verify_fdda(sim_capk_lookup, card.aid[:5], values, card.pan, static, dynamic, WHEN.date())
+        verify_fdda(sim_capks(), card.aid[:5], values, static, dynamic, WHEN.date())

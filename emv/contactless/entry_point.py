@@ -24,8 +24,8 @@ from typing import Protocol
 
 from emv import tlv
 from emv.apdu import ApduChannel, select_by_name
+from emv.capk import CapkStore, RevocationList
 from emv.contactless.config import Combination, ContactlessConfig, TerminalSettings
-from emv.contactless.dynamic_auth import CapkLookup
 from emv.contactless.outcome import (
     ContactlessMessage,
     ContactlessResult,
@@ -119,7 +119,8 @@ class KernelContext:
     channel: ApduChannel
     clock: Clock
     random: RandomSource
-    capk_lookup: CapkLookup
+    capks: CapkStore
+    revocation: RevocationList | None
     ui: Callable[[UiMessage], None]
 
 
@@ -147,9 +148,10 @@ def default_kernels() -> dict[int, Kernel]:
 @dataclass
 class EntryPoint:
     config: ContactlessConfig
-    capk_lookup: CapkLookup
+    capks: CapkStore
     clock: Clock
     random: RandomSource
+    revocation: RevocationList | None = None
     on_ui: Callable[[UiMessage], None] | None = None
     kernels: Mapping[int, Kernel] = field(default_factory=default_kernels)
     transaction: Transaction | None = None
@@ -248,7 +250,8 @@ class EntryPoint:
                 channel=channel,
                 clock=self.clock,
                 random=self.random,
-                capk_lookup=self.capk_lookup,
+                capks=self.capks,
+                revocation=self.revocation,
                 ui=show,
             )
             result = kernel.run(ctx)

@@ -216,17 +216,18 @@ class KernelC2:
         data[0x9F34] = result.cvm_results
         if p1 & P1_CDA and cid != CID_AAC:
             result.oda_performed = True
-            covered = b"".join(o.encode() for o in ac_objects if o.tag != 0x9F4B)
             try:
                 cda_result = verify_cda(
-                    ctx.capk_lookup,
+                    ctx.capks,
                     ctx.adf_name[:5],
                     {**v, **ac_values},
-                    pan,
                     common.static_data_to_authenticate(card),
+                    ac_response.value,
+                    pdol_data,
+                    cdol1_data,
                     term[0x9F37],
-                    pdol_data + cdol1_data + covered,
                     now.date(),
+                    ctx.revocation,
                 )
                 data[0x9F26] = cda_result.application_cryptogram
             except (OdaError, common.CardDataError) as exc:

@@ -134,9 +134,14 @@ class KernelC3:
                 # C-3 5.8: fDDA, terminal dynamic data = UN || amount || currency || 9F69.
                 dynamic = term[0x9F37] + term[0x9F02] + term[0x5F2A] + v.get(0x9F69, b"")
                 static = common.static_data_to_authenticate(card)
-                aid_rid = ctx.adf_name[:5]
                 verify_fdda(
-                    ctx.capk_lookup, aid_rid, v, pan, static, dynamic, ctx.clock.now().date()
+                    ctx.capks,
+                    ctx.adf_name[:5],
+                    v,
+                    static,
+                    dynamic,
+                    ctx.clock.now().date(),
+                    ctx.revocation,
                 )
             except (OdaError, common.CardDataError) as exc:
                 result.oda_failed = True

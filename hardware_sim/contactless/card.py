@@ -26,7 +26,8 @@ from typing import Any
 from crypto.emv_cryptogram import application_cryptogram
 from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import dol, tlv
-from hardware_sim.contactless import signing
+from emv.oda import transaction_data_hash_code
+from hardware_sim import pki
 from hardware_sim.test_keys import issuer_for_pan
 
 PPSE = b"2PAY.SYS.DDF01"
@@ -82,7 +83,6 @@ class ContactlessCard:
         if keys is None:
             raise ValueError(f"profile {self.name}: no test issuer keys for this BIN")
         self.icc_mk = derive_icc_master_key_option_a(keys.imk_ac, self.pan, self.psn)
-        self.icc_rsa = signing.icc_key(p["icc_key"])
         self.records = self._personalise()
 
     # --- personalisation ------------------------------------------------------------
@@ -106,22 +106,21 @@ class ContactlessCard:
         if self.kernel == 3:
             rec1.append((0x9F69, self.card_auth_related_data()))
         record1 = tlv.encode_many(rec1)
-        # Record 1/1 is the one signed for offline data authentication (AFL byte 4 = 1).
-        static_data = record1 + self.aip()
-        rid = self.aid[:5]
-        index, ca = signing.ca_key(rid)
-        issuer, iss_expiry, iss_serial = signing.issuer_key(self.pan[:6])
-        cert90, rem92, exp9f32 = signing.issuer_certificate(
-            ca, issuer, self.pan[:6], iss_expiry, iss_serial
+        # Record 1/1 is the one signed for offline data authentication (AFL byte 4 = 1);
+        # the certificates live in SFI 2, which is not signed (Book 3 10.3).
+        oda, icc_key = pki.personalise_oda(
+            "cda" if self.kernel == 2 else "dda",
+            self.pan[:6],
+            self.pan,
+            self.expiry,
+            record1,
+            self.aip(),
         )
-        icc_expiry = self.expiry[1:2] + self.expiry[0:1]  # MMYY
-        cert9f46, rem9f48, exp9f47 = signing.icc_certificate(
-            issuer, self.icc_rsa, self.pan, icc_expiry, b"\x00\x00\x01", static_data
-        )
-        ca_record = tlv.encode_many(
-            [(0x8F, bytes([index])), (0x90, cert90), (0x92, rem92), (0x9F32, exp9f32)]
-        )
-        icc_record = tlv.encode_many([(0x9F46, cert9f46), (0x9F47, exp9f47), (0x9F48, rem9f48)])
+        if icc_key is None:  # pragma: no cover - dda/cda always return the ICC key
+            raise ValueError(f"profile {self.name}: the test PKI gave no ICC key")
+        self.icc_key = icc_key
+        ca_record = tlv.encode_many([(t, oda[t]) for t in (0x8F, 0x90, 0x92, 0x9F32) if t in oda])
+        icc_record = tlv.encode_many([(t, oda[t]) for t in (0x9F46, 0x9F47, 0x9F48) if t in oda])
         return {
             (1, 1): tlv.encode(0x70, record1),
             (2, 1): tlv.encode(0x70, ca_record),
@@ -264,9 +263,7 @@ class ContactlessCard:
             )
             if self.profile.get("bad_fdda_signature"):
                 terminal_data = terminal_data[:-1] + bytes([terminal_data[-1] ^ 0xFF])
-            sdad = signing.signed_dynamic_data(
-                self.icc_rsa, bytes([len(dynamic_number)]) + dynamic_number, terminal_data
-            )
+            sdad = pki.dda_signature(self.icc_key, dynamic_number, terminal_data)
             items.append((0x9F4B, sdad))
         return tlv.encode(0x77, tlv.encode_many(items)) + SW_OK
 
@@ -306,11 +303,15 @@ class ContactlessCard:
         items.append((0x9F10, self.iad))
         if cda and cid != CID_AAC:
             covered = tlv.encode_many(items)
-            tx_hash = hashlib.sha1(self.pdol_data + data + covered).digest()
+            tx_hash = transaction_data_hash_code(self.pdol_data, data, None, covered)
             dynamic_number = hashlib.sha1(atc + ac).digest()[:8]
-            icc_dynamic = bytes([8]) + dynamic_number + bytes([cid]) + ac + tx_hash
-            sdad = signing.signed_dynamic_data(
-                self.icc_rsa, icc_dynamic, values.get(0x9F37, bytes(4))
+            sdad = pki.cda_signature(
+                self.icc_key,
+                dynamic_number,
+                bytes([cid]),
+                ac,
+                tx_hash,
+                values.get(0x9F37, bytes(4)),
             )
             items.append((0x9F4B, sdad))
         else:

@@ -63,7 +63,7 @@ def test_approval_with_valid_arpc(issuer: Issuer) -> None:
         ({"pan": "4000000000000002"}, "15"),
         ({"pan": "4761739001010011"}, "14"),
         ({"expiry_yymm": "2610"}, "54"),
-        ({"pan": "4761739001010119", "amount_minor": 1200}, "51"),
+        ({"pan": "4761739001010200", "amount_minor": 1200}, "51"),
         ({"transaction_type": 0x31}, "12"),
     ],
 )

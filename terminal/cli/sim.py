@@ -35,14 +35,14 @@ def register(sub: Any) -> None:
 def _profiles() -> list[tuple[str, str, str]]:
     from hardware_sim.card import list_profiles
 
-    rows = [
-        (name, "contact+contactless" if False else "contact", text)
-        for name, text in list_profiles()
-    ]
+    rows = [(name, "contact", text) for name, text in list_profiles()]
     try:
-        from hardware_sim.contactless import list_contactless_profiles
+        from hardware_sim.contactless import list_contactless_profiles, load_profile
 
-        rows += [(n, "contactless", t) for n, t in list_contactless_profiles()]
+        rows += [
+            (n, "contactless", str(load_profile(n).get("description", "")))
+            for n in list_contactless_profiles()
+        ]
     except ImportError:  # pragma: no cover
         pass
     return rows

@@ -1,0 +1,135 @@
+"""The `pos` command-line contract (backbone issue): exit codes, JSON fields, one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from terminal.cli import main
+
+FIXED = ["--txn-datetime", "2026-11-24T10:30:00", "--unpredictable-number", "1A2B3C4D"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_card_is_approved_online_with_tc(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "pay", "12.34", "--currency", "EUR", "--json", *FIXED)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["outcome"] == "approved"
+    assert result["cryptogram_type"] == "TC"
+    assert result["response_code"] == "00"
+    assert result["amount"] == 1234
+    assert result["currency"] == "EUR"
+    assert result["pan_masked"] == "476173******0119"
+    assert len(result["tvr"]) == 10 and len(result["tsi"]) == 4 and len(result["cvm_results"]) == 6
+    assert result["stan"].isdigit() and result["auth_code"]
+    for key in ("reason", "interface", "aid", "apdu_count", "duration_ms"):
+        assert key in result
+
+
+def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "pay", "12.34", "--json", "--trace", *FIXED)
+    assert code == 0
+    first = json.loads(out)
+    from hardware_sim.replay import replay_from_trace
+
+    trace_file = tmp_path / "trace.json"
+    trace_file.write_text(json.dumps(replay_from_trace(first["apdus"])))
+    code, out, _ = run(capsys, "pay", "12.34", "--json", "--card-trace", str(trace_file), *FIXED)
+    second = json.loads(out)
+    assert (second["tvr"], second["tsi"]) == (first["tvr"], first["tsi"])
+    assert second["apdu_count"] == first["apdu_count"]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["pay", "abc"], "is not a number"),
+        (["pay", "1.234", "--currency", "EUR"], "more than 2 decimals"),
+        (["pay", "1", "--currency", "ZZZ"], "unknown currency"),
+        (["pay", "1", "--card", "nope"], "unknown card profile"),
+        (["pay", "1", "--reader", "serial"], "is not one of"),
+        (["pay", "1", "--txn-datetime", "yesterday"], "ISO 8601"),
+        (["pay", "1", "--unpredictable-number", "12"], "8 hex digits"),
+        (["pay", "1", "--config", "/nonexistent.toml"], "does not exist"),
+        (["pay", "1", "--bogus"], "unrecognized arguments"),
+        (["pay", "1", "--card-trace", "/nonexistent.json"], "cannot read replay file"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_sentence(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_broken_config_names_the_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[terminal]\nterminal_idd = "X"\n')
+    code, _, err = run(capsys, "pay", "1", "--config", str(config))
+    assert code == 2 and "terminal.terminal_idd" in err
+    config.write_text("[terminal\n")
+    code, _, err = run(capsys, "pay", "1", "--config", str(config))
+    assert code == 2 and "not valid TOML" in err
+    config.write_text('[terminal.tags]\n9F33 = "E0F8"\n')
+    code, _, err = run(capsys, "pay", "1", "--config", str(config))
+    assert code == 2 and "terminal.tags.9F33" in err
+
+
+def test_tag_overrides_reach_the_card(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "ok.toml"
+    config.write_text(
+        '[terminal.tags]\n9F33 = "E0F0C8"\n\n[[aid]]\naid = "A0000000031010"\n'
+        'application_version = "0096"\n[aid.tags]\n9F1B = "00002710"\n'
+    )
+    code, out, err = run(capsys, "pay", "1", "--config", str(config), "--json", "--trace", *FIXED)
+    assert code in (0, 1), err
+    result = json.loads(out)
+    assert result["aid"] == "A0000000031010"
+
+
+def test_malformed_card_data_aborts_cleanly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    replay = {
+        "atr": "3B 80 80 01 01",
+        "exchanges": [
+            {"command": "00A404000E315041592E5359532E4444463031*", "response": "6A82"},
+            {"command": "00A4040007A0000000031010*", "response": "6F0A8407A0000000031010A5FF9000"},
+        ],
+    }
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(replay))
+    code, out, err = run(capsys, "pay", "1", "--json", "--card-trace", str(path))
+    assert code == 1
+    result = json.loads(out)
+    assert result["outcome"] == "aborted"
+    assert "malformed" in result["reason"]
+    assert "Traceback" not in err
+
+
+def test_decode_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "decode", "tlv", "9F02060000000012345A084761739001010119")
+    assert code == 0
+    assert "Amount, Authorised (Numeric)" in out
+    assert "4761739001010119" not in out and "476173******0119" in out
+    code, out, _ = run(capsys, "decode", "dol", "9F3704")
+    assert "Unpredictable Number [4]" in out
+
+
+def test_sim_cards_lists_profiles(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "sim", "cards", "--json")
+    names = {row["name"] for row in json.loads(out)}
+    assert {"visa_credit", "mc_debit", "two_apps", "pin_blocked"} <= names

@@ -126,3 +126,13 @@ def test_cvm_required_limit_sets_ttq_and_signature_for_plain_card() -> None:
     assert result.ctq is not None and result.ctq.hex() == "6000"  # card asks for signature
     assert result.cvm is Cvm.SIGNATURE
     assert result.outcome is ONL
+
+
+def test_bench_tap_runs_the_profile_scenario() -> None:
+    from hardware_sim.contactless.bench import bench_tap
+
+    report = bench_tap("visa_qvsdc", 2)
+    assert report.taps == 2
+    assert report.outcome == "approved"
+    assert report.apdu_count == load_profile("visa_qvsdc")["min_apdus"]
+    assert 0 <= report.median_terminal_ms <= report.median_tap_ms <= report.median_outcome_ms

@@ -1,0 +1,54 @@
+"""``python -m hardware_sim.host --listen HOST:PORT [--plain] [--echo] [--ledger FILE]``.
+
+Runs the host simulator (or, with ``--echo``, a bare length-prefixed echo server used as the
+benchmark baseline) until interrupted.  Prints ``listening on HOST:PORT`` once ready.
+TLS uses the shipped TEST-ONLY certificates unless ``--plain`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from hardware_sim.host import HostConfig, HostSimulator, test_tls
+from hardware_sim.host.bench import EchoServer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hardware_sim.host")
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT (port 0 = any)")
+    parser.add_argument("--plain", action="store_true", help="plain TCP (local tests only)")
+    parser.add_argument("--echo", action="store_true", help="bare echo server (bench baseline)")
+    parser.add_argument("--ledger", default=":memory:", help="SQLite ledger file")
+    args = parser.parse_args(argv)
+    host, _, port_text = args.listen.rpartition(":")
+    if not host or not port_text.isdigit() or int(port_text) > 65535:
+        print(f"host: --listen wants HOST:PORT, not '{args.listen}'.", file=sys.stderr)
+        return 2
+    tls = None if args.plain else test_tls()[0]
+    server: HostSimulator | EchoServer
+    if args.echo:
+        server = EchoServer(host, int(port_text), tls)
+    else:
+        server = HostSimulator(HostConfig(host, int(port_text), tls, ledger_path=args.ledger))
+    try:
+        bound = server.start()
+    except OSError as exc:
+        print(f"host: cannot listen on {args.listen} ({exc.strerror}).", file=sys.stderr)
+        return 2
+    print(f"listening on {bound[0]}:{bound[1]}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

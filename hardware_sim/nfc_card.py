@@ -49,6 +49,7 @@ PCB_S_WTX = 0xF2
 
 DEFAULT_UID = bytes.fromhex("08A1B2C3")  # 08xxxxxx: a random single-size UID (ISO 14443-3 6.5.4)
 SW_NO_PRECISE_DIAGNOSIS = b"\x6f\x00"
+REQA, WUPA = b"\x26", b"\x52"  # ISO/IEC 14443-3 6.3: never valid ISO-DEP blocks
 
 
 class SimulatedCard(Protocol):
@@ -435,8 +436,8 @@ class NfcType4ACard:
                     return  # RFOFF: the reader switched its field off
                 except nfc.clf.CommunicationError:
                     continue  # a garbled datagram: the PICC ignores it
-                if frame is None:
-                    return
+                if frame is None or bytes(frame) in (REQA, WUPA):
+                    return  # a new poll: the reader restarted its field without RFOFF
                 idle_until = time.monotonic() + self.idle_timeout
                 result = picc.receive(bytes(frame))
                 if isinstance(result, Process):

@@ -254,3 +254,17 @@ def test_tap_over_udp_matches_the_in_process_tap(profile: str, remove_after: int
         sim.stop()
     assert result == reference
     assert sim.stats.apdus == (remove_after or reference.apdu_count)
+
+
+def test_restarted_terminal_can_poll_a_card_left_mid_activation() -> None:
+    with Field() as f:
+        f.reader.wait_for_card(5.0)
+        f.reader.transmit(SELECT_PPSE)
+        # The terminal dies without switching its field off; a new process polls again.
+        again = NfcReader(f"udp:localhost:{f.port}")
+        try:
+            assert again.wait_for_card(5.0) == DEFAULT_UID
+            assert again.transmit(SELECT_PPSE) == PPSE_FCI + b"\x90\x00"
+        finally:
+            again.close()
+        assert f.sim.stats.activations == 2

@@ -75,6 +75,7 @@ class GenerateAcResponse:
     issuer_application_data: bytes | None
     signed_dynamic_data: bytes | None  # 9F4B (CDA)
     raw_objects: tuple[tlv.Tlv, ...]
+    template_value: bytes | None = None  # value of template 77 (CDA hashes it)
 
     @property
     def cryptogram_type(self) -> CryptogramType:
@@ -110,7 +111,7 @@ def parse_generate_ac(data: bytes) -> GenerateAcResponse:
     if cryptogram is not None and len(cryptogram) != 8:
         raise KernelTermination("card application cryptogram is not 8 bytes")
     return GenerateAcResponse(
-        cid[0], atc, cryptogram, fields.get(0x9F10), sdad, tuple(obj.children or ())
+        cid[0], atc, cryptogram, fields.get(0x9F10), sdad, tuple(obj.children or ()), obj.value
     )
 
 

@@ -184,6 +184,8 @@ class ContactKernel:
         requested = action.terminal_action_analysis(ctx)
         cda = ctx.oda_method == "cda" and requested is not CryptogramType.AAC
         first = action.generate_ac(ctx, requested, 0x8C, cda)
+        # Book 2 6.6: an AAC is not signed; only a TC or ARQC answer carries the CDA signature.
+        cda = cda and first.cryptogram_type is not CryptogramType.AAC
         if cda and not self._verify_cda(ctx, first):
             # Book 3 10.8 / Book 2 6.6: CDA failure -> the transaction is declined offline.
             result.cryptogram_type = first.cryptogram_type.name
@@ -222,7 +224,9 @@ class ContactKernel:
         second = action.generate_ac(
             ctx, second_request, 0x8D, cda and second_request is CryptogramType.TC
         )
-        if cda and second_request is CryptogramType.TC and not self._verify_cda(ctx, second):
+        signed = cda and second_request is CryptogramType.TC
+        signed = signed and second.cryptogram_type is not CryptogramType.AAC
+        if signed and not self._verify_cda(ctx, second):
             result.cryptogram_type = second.cryptogram_type.name
             raise KernelTermination("card signature (CDA) on completion did not verify")
         if response is not None:

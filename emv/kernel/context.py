@@ -95,6 +95,8 @@ class TransactionContext:
     script_results: bytearray = field(default_factory=bytearray)  # 9F5B
     recent_amount_same_pan: int = 0
     oda_method: str | None = None
+    oda_reason: str = ""
+    icc_key_object: object | None = None  # emv.oda's RsaPublicKey once recovered
     oda_engine: Callable[[TransactionContext, str], None] | None = (
         None  # split-sales check (Book 3 10.6.1), from the journal
     )

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from emv import tlv
 from hardware_sim import pki
@@ -63,6 +64,23 @@ def sda_tag_list_values(app: ApplicationProfile) -> bytes:
     return app.aip
 
 
+@lru_cache(maxsize=64)
+def _personalise_oda(
+    method: str,
+    pan: str,
+    expiry: bytes,
+    static: bytes,
+    sda_values: bytes,
+    tampered: bool,
+    revoked: bool,
+) -> tuple[tuple[tuple[int, bytes], ...], pki.IccKey | None]:
+    """The test PKI's (deterministic) RSA signing, done once per distinct card content."""
+    tags, key = pki.personalise_oda(
+        method, pan[:6], pan, expiry, static, sda_values, tampered=tampered, revoked=revoked
+    )
+    return tuple(tags.items()), key
+
+
 def _pack(tags: dict[int, bytes]) -> list[list[tuple[int, bytes]]]:
     """Spread the ODA data objects over as few records as fit in a READ RECORD response."""
     records: list[list[tuple[int, bytes]]] = []
@@ -86,16 +104,16 @@ def personalise(app: ApplicationProfile) -> PersonalisedApplication:
         return PersonalisedApplication(records, afl, None, {})
     static = static_data_to_authenticate(records, afl)
     try:
-        oda_tags, icc_key = pki.personalise_oda(
+        signed, icc_key = _personalise_oda(
             app.oda,
-            app.pan[:6],
             app.pan,
             app.expiry,
             static,
             sda_tag_list_values(app),
-            tampered=app.oda_tampered,
-            revoked=app.issuer_revoked,
+            app.oda_tampered,
+            app.issuer_revoked,
         )
+        oda_tags = dict(signed)
     except pki.PkiError as exc:
         raise ProfileError(f"application {app.label}: {exc}") from exc
     packed = _pack(oda_tags)

@@ -283,10 +283,12 @@ class NfcType4ACard:
             self._clf = None
 
     def start(self) -> None:
-        """Serve activations in a background thread until :meth:`stop` or removal."""
+        """Put the card in the field: serve activations in a background thread until
+        :meth:`stop` or removal.  After a removal, ``start()`` again is a fresh tap."""
         if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
+        self.removed = False
         self._check_port_free()  # fail here, in the caller's thread, not in the card's
         self._frontend()
         self._thread = threading.Thread(

@@ -150,6 +150,11 @@ def test_card_removed_mid_transaction_raises_card_removed() -> None:
         assert f.sim.removed
         assert not f.reader.card_present()
         assert f.card.commands == [SELECT_PPSE, bytes.fromhex("80CA9F7F00")]
+        f.sim.stop()
+        f.sim.start()  # the cardholder taps again
+        f.reader.wait_for_card(5.0)
+        assert f.reader.transmit(SELECT_PPSE) == PPSE_FCI + b"\x90\x00"
+        assert f.card.power_ons == 2
 
 
 def test_no_card_in_field_gives_a_clear_timeout() -> None:

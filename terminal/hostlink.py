@@ -60,6 +60,7 @@ def open_authoriser(
     cfg = settings.emv
     identity = TerminalIdentity(cfg.terminal_id, cfg.merchant_id, cfg.acquirer_id)
     base = data_dir()
+    base.mkdir(parents=True, exist_ok=True)
     stan = file_stan_source(base / "stan")
     timeouts = {
         "connect_timeout": settings.host.connect_timeout,

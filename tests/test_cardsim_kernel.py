@@ -103,7 +103,7 @@ def test_two_apps_offered_by_priority_and_the_cardholder_picks_debit():
     issuer = TestIssuer()
     result = run(card, issuer, pin="1357", app=0)  # debit has priority 1, credit 2
     assert result.aid == "A0000000032010"
-    assert issuer.requests[0].pan == "4761739001010150"
+    assert issuer.requests[0].pan == "4761739001010192"
     assert issuer.arqc_ok == [True]
     credit = run(load_card("two_apps"), TestIssuer(), pin="1357", app=1)
     assert credit.aid == "A0000000031010"

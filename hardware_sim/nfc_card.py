@@ -355,7 +355,7 @@ class NfcType4ACard:
         """Answer activations until ``stop`` is set or the card has been removed."""
         stop = stop or self._stop
         while not stop.is_set() and not self.removed:
-            self.serve_once(5.0, stop=stop)  # stop() wakes the listener with a stray frame
+            self.serve_once(0.5, stop=stop)  # the port stays bound between slices
         self.close()
 
     # ----------------------------------------------------------------- one activation

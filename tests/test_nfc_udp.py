@@ -273,3 +273,26 @@ def test_restarted_terminal_can_poll_a_card_left_mid_activation() -> None:
         finally:
             again.close()
         assert f.sim.stats.activations == 2
+
+
+class MifareLikeCard(NfcType4ACard):
+    """Answers anticollision with SAK 00 (no ISO/IEC 14443-4), like a MIFARE Ultralight."""
+
+    def _local_target(self):  # type: ignore[no-untyped-def]
+        target = super()._local_target()
+        target.sel_res = bytearray([0x00])
+        return target
+
+
+def test_card_without_iso14443_4_is_refused_with_a_clear_message() -> None:
+    port = free_udp_port()
+    sim = MifareLikeCard(DemoCard(), "localhost", port)
+    sim.start()
+    reader = NfcReader(f"udp:localhost:{port}")
+    try:
+        with pytest.raises(CardNotPresentedError, match="not a contactless payment card"):
+            reader.wait_for_card(0.2)
+    finally:
+        reader.close()
+        sim.stop()
+    assert sim.stats.activations == 0

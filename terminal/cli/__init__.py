@@ -21,6 +21,8 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.pay",
     "terminal.cli.sim",
     "terminal.cli.decode",
+    "terminal.cli.bench",
+    "terminal.cli.run",
 ]
 
 EXIT_OK = 0

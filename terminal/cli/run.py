@@ -1,0 +1,37 @@
+"""``pos run [--config FILE] [--demo]``: the cashier's screen.
+
+``--demo`` runs on the embedded simulators (card chosen on screen, host simulator, soft
+PIN pad); without it the configured PC/SC reader and host are used.  Textual and the
+kernel are imported only when the command runs, so ``pos`` itself stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from terminal.errors import UsageError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="start the cashier's terminal screen")
+    p.add_argument("--config", default=None, help="terminal configuration (TOML)")
+    p.add_argument(
+        "--demo", action="store_true", help="embedded simulators: simulated cards, host, PIN pad"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from terminal.config import load_settings
+
+    settings = load_settings(args.config)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UsageError("'pos run' needs an interactive terminal; use 'pos pay' for scripts")
+    from terminal.tui.app import PosApp
+    from terminal.tui.wiring import TerminalSession
+
+    session = TerminalSession(settings, demo=args.demo)
+    PosApp(session).run()
+    return 0

@@ -1,0 +1,95 @@
+"""'Insert, tap or swipe': which readers are live, and (demo) the simulated card to use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.events import Key
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from terminal.tui.wiring import CardSource
+
+if TYPE_CHECKING:
+    from terminal.tui.app import PosApp
+
+
+class CardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back to amount"),
+    ]
+
+    def __init__(self, amount_minor: int) -> None:
+        super().__init__(id="card")
+        self.amount_minor = amount_minor
+        self.sources: list[CardSource] = []
+
+    @property
+    def pos_app(self) -> PosApp:
+        return cast("PosApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        session = self.pos_app.session
+        amount = self.pos_app.currency.format(self.amount_minor)
+        self.sources = session.card_sources()
+        status = session.reader_status()
+        with Vertical(id="card-box"):
+            yield Static(f"{amount}", id="card-amount")
+            yield Static("INSERT, TAP OR SWIPE", id="card-title")
+            lines = [
+                f"{'●' if r.live else '○'} {r.name}: {'live' if r.live else 'off'} - {r.detail}"
+                for r in status
+            ]
+            yield Static("\n".join(lines), id="reader-status", markup=False)
+            if session.demo:
+                yield Static(
+                    "DEMO: the list below is the card simulator. Press the card's number, "
+                    "or use the arrows and Enter, to insert it.",
+                    id="card-help",
+                )
+            else:
+                chip = status[0]
+                help_text = (
+                    "Insert the card in the reader, then press Enter."
+                    if chip.live
+                    else f"No card reader is ready: {chip.detail}"
+                )
+                yield Static(help_text, id="card-help", markup=False)
+            options = [
+                Option(f"{self._key(i)}  {s.label:<16} {s.description}", id=f"src-{i}")
+                for i, s in enumerate(self.sources)
+            ]
+            yield OptionList(*options, id="card-list", markup=False)
+        yield Footer()
+
+    @staticmethod
+    def _key(index: int) -> str:
+        return str(index + 1) if index < 9 else ("0" if index == 9 else " ")
+
+    def on_mount(self) -> None:
+        card_list = self.query_one("#card-list", OptionList)
+        card_list.highlighted = 0
+        card_list.focus()
+
+    def on_key(self, event: Key) -> None:
+        if event.character and event.character.isdigit():
+            index = 9 if event.character == "0" else int(event.character) - 1
+            if index < len(self.sources):
+                event.stop()
+                self._start(index)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._start(event.option_index)
+
+    def _start(self, index: int) -> None:
+        from terminal.tui.screens.payment import PaymentScreen
+
+        self.app.switch_screen(PaymentScreen(self.amount_minor, self.sources[index]))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

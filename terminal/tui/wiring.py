@@ -1,0 +1,214 @@
+"""The objects one terminal session needs, built once: settings, journal, host link, ODA,
+PIN pad and card readers.
+
+``pos pay`` builds the same pieces for a single run; :func:`build_payment_service` is the
+shared part (the service with offline data authentication wired for real or simulated
+cards).  :class:`TerminalSession` keeps the host link open across sales and opens it
+lazily, off the UI thread, so the cashier screen appears at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from emv.ports import CardTransport, Clock, OnlineAuthoriser, OnlinePin, RandomSource
+from terminal.config import Settings
+from terminal.journal import Journal
+from terminal.runtime import journal_path
+from terminal.service import PaymentService
+
+SIM_READER = "sim"
+PCSC_READER = "pcsc"
+
+
+@dataclass(frozen=True)
+class CardSource:
+    """Where the next card comes from: a simulated profile or a PC/SC reader."""
+
+    kind: str  # SIM_READER | PCSC_READER
+    name: str = ""  # profile name, or reader name ("" = first reader)
+    description: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or ("first PC/SC reader" if self.kind == PCSC_READER else "")
+
+
+@dataclass(frozen=True)
+class ReaderStatus:
+    name: str
+    live: bool
+    detail: str
+
+
+def build_payment_service(
+    settings: Settings,
+    journal: Journal,
+    authoriser: OnlineAuthoriser | None,
+    *,
+    simulated: bool,
+    clock: Clock | None = None,
+    random: RandomSource | None = None,
+) -> PaymentService:
+    """The payment service with ODA; simulated cards also trust the TEST-ONLY CAPKs."""
+    from terminal.oda import cda_verifier, oda_engine
+
+    return PaymentService(
+        settings,
+        journal,
+        authoriser,
+        clock=clock,
+        random=random,
+        oda_engine=oda_engine(simulated=simulated),
+        cda_verifier=cda_verifier,
+    )
+
+
+def simulated_cards() -> list[CardSource]:
+    """The contact card simulator's profiles, in the order the cashier sees them."""
+    from hardware_sim.card import list_profiles
+
+    profiles = dict(list_profiles())
+    order = ["visa_credit", *sorted(n for n in profiles if n != "visa_credit")]
+    return [CardSource(SIM_READER, n, profiles[n]) for n in order if n in profiles]
+
+
+def _load_sim_card(name: str) -> Any:
+    from hardware_sim.card import load_card
+
+    return load_card(name)
+
+
+class TerminalSession:
+    """Long-lived wiring for the cashier application (``pos run``).
+
+    ``demo=True``: simulated cards, the embedded host simulator and the soft PIN pad.
+    ``demo=False``: the configured PC/SC reader and host; no PIN pad is wired yet, so PIN
+    CVMs report "PIN pad not present or not working" (EMV Book 3 10.5.1) honestly.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        demo: bool,
+        host_address: str | None = None,
+        card_loader: Callable[[str], Any] = _load_sim_card,
+        plain_tcp: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.host_address = host_address or ("embedded" if demo else settings.host.address)
+        self.card_loader = card_loader
+        self.plain_tcp = plain_tcp
+        self._lock = threading.Lock()
+        self._stack = contextlib.ExitStack()
+        self._journal: Journal | None = None
+        self._service: PaymentService | None = None
+        self._pinpad: Any = None
+
+    # -- journal and service ------------------------------------------------------------
+    @property
+    def journal(self) -> Journal:
+        with self._lock:
+            if self._journal is None:
+                self._journal = Journal(journal_path(self.settings))
+            return self._journal
+
+    def service(self) -> PaymentService:
+        """The payment service; the first call opens the host link (call it off the UI)."""
+        journal = self.journal
+        with self._lock:
+            if self._service is None:
+                from terminal.hostlink import open_authoriser
+
+                authoriser = self._stack.enter_context(
+                    open_authoriser(self.settings, self.host_address, plain_tcp=self.plain_tcp)
+                )
+                self._service = build_payment_service(
+                    self.settings, journal, authoriser, simulated=self.demo
+                )
+            return self._service
+
+    # -- PIN pad ------------------------------------------------------------------------
+    def online_pin_encryptor(self) -> Callable[[str, str], OnlinePin] | None:
+        """Demo: the soft PIN pad (TEST-ONLY DUKPT keys); real mode: none wired yet."""
+        if not self.demo:
+            return None
+        with self._lock:
+            if self._pinpad is None:
+                from hardware_sim.soft_pinpad import SoftPinPad
+
+                self._pinpad = SoftPinPad()
+            encryptor: Callable[[str, str], OnlinePin] = self._pinpad.encrypt_online_pin
+            return encryptor
+
+    def demo_pin_hint(self, transport: object, online: bool) -> str | None:
+        """Demo only: the TEST PIN a new user should type (the card's, or the host's)."""
+        if not self.demo:
+            return None
+        if online:
+            from hardware_sim.host.config import default_rules
+
+            pins = default_rules().get("pins", {})
+            return str(pins.get("default")) if pins.get("default") else None
+        card = getattr(transport, "card", None)
+        pin = getattr(card, "test_pin", None)
+        return str(pin) if pin else None
+
+    # -- cards and readers --------------------------------------------------------------
+    def card_sources(self) -> list[CardSource]:
+        if self.demo:
+            return simulated_cards()
+        return [CardSource(PCSC_READER, "", "the card in the configured PC/SC reader")]
+
+    def reader_status(self) -> list[ReaderStatus]:
+        if self.demo:
+            return [
+                ReaderStatus("chip (contact)", True, "card simulator"),
+                ReaderStatus("contactless", False, "not wired into the cashier screen yet"),
+                ReaderStatus("magnetic stripe", False, "no reader"),
+            ]
+        from terminal.readers.pcsc import list_pcsc_readers
+
+        readers = list_pcsc_readers()
+        if not readers:
+            chip = ReaderStatus("chip (PC/SC)", False, readers.reason or "no reader")
+        else:
+            chip = ReaderStatus("chip (PC/SC)", True, ", ".join(readers))
+        return [
+            chip,
+            ReaderStatus("contactless", False, "not wired into the cashier screen yet"),
+            ReaderStatus("magnetic stripe", False, "no reader"),
+        ]
+
+    @contextlib.contextmanager
+    def open_card(self, source: CardSource, *, timeout: float = 30.0) -> Iterator[CardTransport]:
+        """Yield a transport with the card in it; PC/SC waits up to ``timeout`` for a card."""
+        if source.kind == SIM_READER:
+            from hardware_sim.reader import InProcessReader
+
+            yield InProcessReader(self.card_loader(source.name))
+            return
+        from terminal.readers.pcsc import PcscReader
+
+        reader = PcscReader(source.name or None, interface="contact")
+        try:
+            reader.wait_for_card(timeout)
+            yield reader
+        finally:
+            reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._stack.close()
+            finally:
+                if self._journal is not None:
+                    self._journal.close()
+                    self._journal = None
+                self._service = None

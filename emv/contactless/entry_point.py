@@ -34,7 +34,7 @@ from emv.contactless.outcome import (
     Start,
     UiMessage,
 )
-from emv.errors import CardError, CardRemovedError, EmvError
+from emv.errors import CardError, CardProtocolError, CardRemovedError, EmvError
 from emv.ports import CardTransport, Clock, Message, RandomSource
 
 PPSE = b"2PAY.SYS.DDF01"
@@ -208,10 +208,16 @@ class EntryPoint:
             result = ContactlessResult(OutcomeStatus.TRY_AGAIN, Start.B)
             result.reason = "the card left the field before the application was selected"
             show(Message.TRY_AGAIN)
-        except CardError as exc:
+        except (CardError, CardProtocolError) as exc:
+            # A link failure or a response without a status word: Book A/B treat such
+            # transmission errors as "try again" (Start B).
             result = ContactlessResult(OutcomeStatus.TRY_AGAIN, Start.B)
             result.reason = f"the card could not be read: {exc}"
             show(Message.TRY_AGAIN)
+        except EmvError as exc:
+            result = ContactlessResult(OutcomeStatus.END_APPLICATION)
+            result.reason = f"the card's answer breaks the EMV rules: {exc}"
+            show(ContactlessMessage.INSERT_SWIPE_OR_TRY_ANOTHER_CARD)
         result.ui[:0] = ui
         result.apdu_count = channel.count
         if result.restart:

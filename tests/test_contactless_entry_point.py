@@ -224,3 +224,53 @@ def test_torn_generate_ac_is_logged_with_masked_pan() -> None:
     assert log[0].masked_pan == "541333******0011"
     assert log[0].amount_minor == 1500
     assert "5413330089020011" not in repr(log[0])
+
+
+class ExtendedSelectionCard:
+    """Adds Extended Selection 9F29 = 'C1' to the PPSE entry; SELECT must carry it."""
+
+    def __init__(self) -> None:
+        inner = load_contactless_card("visa_qvsdc")
+        assert isinstance(inner, ContactlessCard)
+        self.inner = inner
+        self.atr = inner.atr
+        self.selected_names: list[bytes] = []
+
+    def power_on(self) -> bytes:
+        return self.inner.power_on()
+
+    def process(self, apdu: bytes) -> bytes:
+        if apdu[1] != 0xA4:
+            return self.inner.process(apdu)
+        name = apdu[5 : 5 + apdu[4]]
+        self.selected_names.append(name)
+        if name == b"2PAY.SYS.DDF01":
+            body = self.inner.process(apdu)
+            entry = tlv.find(tlv.decode(body[:-2]), 0x61)
+            assert entry is not None
+            entry_value = entry.value + tlv.encode(0x9F29, b"\xc1")
+            fci = tlv.encode_many(
+                [(0x84, name), (0xA5, tlv.encode(0xBF0C, tlv.encode(0x61, entry_value)))]
+            )
+            return tlv.encode(0x6F, fci) + b"\x90\x00"
+        if name == self.inner.aid + b"\xc1":
+            return self.inner.process(apdu[:4] + bytes([len(self.inner.aid)]) + self.inner.aid)
+        return b"\x6a\x82"
+
+
+@pytest.mark.parametrize(
+    ("supported", "outcome"),
+    [(True, OutcomeStatus.APPROVED), (False, OutcomeStatus.END_APPLICATION)],
+)
+def test_extended_selection_is_appended_when_the_combination_supports_it(
+    supported: bool, outcome: OutcomeStatus
+) -> None:
+    raw = raw_config()
+    raw["combinations"][0]["extended_selection"] = supported
+    ep, _ = entry_point(parse_config(raw))
+    ep.start(Transaction(1500, USD))
+    card = ExtendedSelectionCard()
+    result = ep.tap(InProcessTransport(card))  # type: ignore[arg-type]
+    assert result.outcome is outcome, result.reason
+    expected = bytes.fromhex("A0000000031010C1" if supported else "A0000000031010")
+    assert card.selected_names[1] == expected

@@ -34,105 +34,49 @@ import hmac
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from crypto import des
 from crypto.emv_cryptogram import application_cryptogram, arpc_method_1
 from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import dol, tlv
 from emv.errors import DolError, TlvError
 from hardware_sim import pki
-from hardware_sim.card import secure_messaging as sm
-from hardware_sim.card.cvr import AAC, ARQC, TC, Cvr, issuer_application_data
+from hardware_sim.card import scripts
+from hardware_sim.card.cvr import AAC, ARQC, TC, issuer_application_data
+from hardware_sim.card.fci import PSE_NAME, PSE_SFI, adf_fci, pse_fci, pse_record
 from hardware_sim.card.pin import parse_enciphered, parse_format2
 from hardware_sim.card.profile import ApplicationProfile, CardProfile
-from hardware_sim.card.records import PersonalisedApplication, personalise
+from hardware_sim.card.records import personalise
+from hardware_sim.card.scripts import SCRIPT_COMMANDS
+from hardware_sim.card.state import ApplicationState, ScriptResult, Transaction
+from hardware_sim.card.status import (
+    SW_AUTH_BLOCKED,
+    SW_AUTH_FAILED,
+    SW_CLA_NOT_SUPPORTED,
+    SW_CONDITIONS,
+    SW_DATA_NOT_FOUND,
+    SW_FILE_NOT_FOUND,
+    SW_FUNCTION_NOT_SUPPORTED,
+    SW_INS_NOT_SUPPORTED,
+    SW_NO_DIAGNOSIS,
+    SW_OK,
+    SW_RECORD_NOT_FOUND,
+    SW_REF_DATA_NOT_USABLE,
+    SW_SELECTED_FILE_INVALIDATED,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_P1P2,
+    ok,
+    sw,
+)
 from hardware_sim.test_keys import issuer_for_pan
 
-PSE_NAME = b"1PAY.SYS.DDF01"
-PSE_SFI = 1
 APPROVED_ARCS = (b"00", b"08", b"10", b"11")
 UNABLE_ONLINE_ARCS = (b"Y3", b"Z3")
 # TEST-ONLY issuer master key for cards whose BIN has no test issuer (the host declines
 # those as "unknown issuer" before it ever checks a cryptogram).
 UNKNOWN_ISSUER_IMK = bytes.fromhex("11111111111111112222222222222222")
 
-SW_OK = 0x9000
-SW_WRONG_LENGTH = 0x6700
-SW_SECURITY_NOT_SATISFIED = 0x6982
-SW_AUTH_BLOCKED = 0x6983
-SW_REF_DATA_NOT_USABLE = 0x6984
-SW_CONDITIONS = 0x6985
-SW_SM_INCORRECT = 0x6988
-SW_WRONG_DATA = 0x6A80
-SW_FUNCTION_NOT_SUPPORTED = 0x6A81
-SW_FILE_NOT_FOUND = 0x6A82
-SW_RECORD_NOT_FOUND = 0x6A83
-SW_WRONG_P1P2 = 0x6A86
-SW_DATA_NOT_FOUND = 0x6A88
-SW_INS_NOT_SUPPORTED = 0x6D00
-SW_CLA_NOT_SUPPORTED = 0x6E00
-SW_SELECTED_FILE_INVALIDATED = 0x6283
-SW_AUTH_FAILED = 0x6300
-SW_NO_DIAGNOSIS = 0x6F00
-
-
-def _sw(code: int) -> bytes:
-    return code.to_bytes(2, "big")
-
-
-def _ok(data: bytes = b"") -> bytes:
-    return data + _sw(SW_OK)
-
-
-@dataclass
-class ApplicationState:
-    """One application's personalisation plus the counters that survive power-off."""
-
-    profile: ApplicationProfile
-    personal: PersonalisedApplication
-    icc_mk_ac: bytes
-    atc: int
-    last_online_atc: int
-    blocked: bool
-    lower_limit: int | None
-    upper_limit: int | None
-    # "last transaction" facts reported in the next CVR
-    issuer_auth_failed_last_online: bool = False
-    last_online_not_completed: bool = False
-    log: list[bytes] = field(default_factory=list)
-
-    @property
-    def consecutive_offline(self) -> int:
-        """Transactions since the last approved online one, this one included."""
-        return self.atc - self.last_online_atc
-
-
-@dataclass
-class Transaction:
-    """Volatile state: reset by power-on and by every SELECT."""
-
-    app: int | None = None
-    pse_selected: bool = False
-    select_name: bytes = b""
-    gpo_done: bool = False
-    pdol_data: bytes = b""
-    cdol1_data: bytes = b""
-    cdol1_values: dict[int, bytes] = field(default_factory=dict)
-    first_ac: int | None = None
-    second_ac: int | None = None
-    ac: bytes = b""
-    issuer_auth: bool | None = None
-    external_authenticate_done: bool = False
-    cvr: Cvr = field(default_factory=Cvr)
-
-
-@dataclass(frozen=True)
-class ScriptResult:
-    """One issuer script command the card executed (``sw`` is what it answered)."""
-
-    command: str
-    sw: int
+__all__ = ["ScriptResult", "VirtualCard", "corrupt_tlv"]
 
 
 class VirtualCard:
@@ -187,7 +131,7 @@ class VirtualCard:
 
     def power_on(self) -> None:
         """Cold reset: forget the selection, the transaction and the challenge."""
-        app = self._current_app()
+        app = self.current_application()
         if app is not None and self.txn.first_ac == ARQC and self.txn.second_ac is None:
             app.last_online_not_completed = True
         self.txn = Transaction()
@@ -204,9 +148,9 @@ class VirtualCard:
             response = self._dispatch(bytes(apdu))
         except Exception as exc:  # noqa: BLE001 - a card never crashes: it answers 6F00
             self.last_error = f"{type(exc).__name__}: {exc}"
-            response = _sw(SW_NO_DIAGNOSIS)
+            response = sw(SW_NO_DIAGNOSIS)
         if faults.wrong_sw_at_apdu == self.apdu_count:
-            return _sw(faults.wrong_sw)
+            return sw(faults.wrong_sw)
         if faults.malformed_tlv_at_apdu == self.apdu_count:
             return corrupt_tlv(response[:-2]) + response[-2:]
         return response
@@ -215,13 +159,13 @@ class VirtualCard:
 
     def _dispatch(self, apdu: bytes) -> bytes:
         if len(apdu) < 4:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         cla, ins, p1, p2 = apdu[:4]
         data = b""
         if len(apdu) > 5:
             lc = apdu[4]
             if len(apdu) not in (5 + lc, 6 + lc) or lc == 0:
-                return _sw(SW_WRONG_LENGTH)
+                return sw(SW_WRONG_LENGTH)
             data = apdu[5 : 5 + lc]
         handlers: dict[tuple[int, int], Callable[[int, int, bytes], bytes]] = {
             (0x00, 0xA4): self._select,
@@ -240,186 +184,157 @@ class VirtualCard:
         if (cla, ins) in SCRIPT_COMMANDS:
             return self._script_command(apdu)
         if any(i == ins for _, i in handlers) or any(i == ins for _, i in SCRIPT_COMMANDS):
-            return _sw(SW_CLA_NOT_SUPPORTED)
-        return _sw(SW_INS_NOT_SUPPORTED)
+            return sw(SW_CLA_NOT_SUPPORTED)
+        return sw(SW_INS_NOT_SUPPORTED)
 
-    def _current_app(self) -> ApplicationState | None:
+    def current_application(self) -> ApplicationState | None:
         return None if self.txn.app is None else self.applications[self.txn.app]
 
     # --- selection (Book 1 Section 11.3 and 12) ----------------------------------------
 
     def _select(self, p1: int, p2: int, name: bytes) -> bytes:
         if p1 != 0x04 or p2 not in (0x00, 0x02):
-            return _sw(SW_WRONG_P1P2)
+            return sw(SW_WRONG_P1P2)
         if self.card_blocked:
-            return _sw(SW_FUNCTION_NOT_SUPPORTED)
+            return sw(SW_FUNCTION_NOT_SUPPORTED)
         previous = self.txn
         if previous.first_ac == ARQC and previous.second_ac is None and previous.app is not None:
             self.applications[previous.app].last_online_not_completed = True
         self.txn = Transaction()
         if name == PSE_NAME and self.profile.pse:
             if p2 == 0x02:
-                return _sw(SW_FILE_NOT_FOUND)
+                return sw(SW_FILE_NOT_FOUND)
             self.txn.pse_selected = True
             self.txn.select_name = name
-            return _ok(self._pse_fci())
+            return ok(pse_fci(self.profile.pse_languages))
         matches = [
             i for i, a in enumerate(self.applications) if name and a.profile.aid.startswith(name)
         ]
         if p2 == 0x02:
             # next occurrence: the match after the one the same name selected last time
             if previous.select_name != name or previous.app not in matches:
-                return _sw(SW_FILE_NOT_FOUND)
+                return sw(SW_FILE_NOT_FOUND)
             matches = matches[matches.index(previous.app) + 1 :]
         if not matches:
-            return _sw(SW_FILE_NOT_FOUND)
+            return sw(SW_FILE_NOT_FOUND)
         index = matches[0]
         self.txn.app = index
         self.txn.select_name = name
         app = self.applications[index]
-        fci = self._adf_fci(app.profile)
+        fci = adf_fci(app.profile)
         if app.blocked:
-            return fci + _sw(SW_SELECTED_FILE_INVALIDATED)
-        return _ok(fci)
-
-    def _pse_fci(self) -> bytes:
-        """FCI of the PSE (Book 1 Table 43): 6F{84, A5{88 SFI, 5F2D}}."""
-        proprietary = tlv.encode(0x88, bytes([PSE_SFI]))
-        proprietary += tlv.encode(0x5F2D, self.profile.pse_languages.encode("ascii"))
-        return tlv.encode(0x6F, tlv.encode(0x84, PSE_NAME) + tlv.encode(0xA5, proprietary))
-
-    def _adf_fci(self, app: ApplicationProfile) -> bytes:
-        """FCI of an ADF (Book 1 Table 45): 6F{84, A5{50, 87, 9F38, 5F2D, 9F12, BF0C}}."""
-        items: list[tuple[int, bytes]] = [(0x50, app.data[0x50])]
-        for tag in (0x87, 0x9F38, 0x5F2D, 0x9F12):
-            if tag in app.data:
-                items.append((tag, app.data[tag]))
-        if app.log_format is not None:
-            log_entry = bytes([app.log_sfi, app.log_records])
-            items.append((0xBF0C, tlv.encode(0x9F4D, log_entry)))
-        proprietary = tlv.encode_many(items)
-        return tlv.encode(0x6F, tlv.encode(0x84, app.aid) + tlv.encode(0xA5, proprietary))
-
-    def _pse_record(self, record: int) -> bytes | None:
-        """Directory record N of the PSE (Book 1 12.2.3): one entry 61 per application."""
-        if not 1 <= record <= len(self.applications):
-            return None
-        app = self.applications[record - 1].profile
-        entry: list[tuple[int, bytes]] = [(0x4F, app.aid), (0x50, app.data[0x50])]
-        for tag in (0x9F12, 0x87):
-            if tag in app.data:
-                entry.append((tag, app.data[tag]))
-        return tlv.encode(0x70, tlv.encode(0x61, tlv.encode_many(entry)))
+            return fci + sw(SW_SELECTED_FILE_INVALIDATED)
+        return ok(fci)
 
     # --- records -----------------------------------------------------------------------
 
     def _read_record(self, p1: int, p2: int, _data: bytes) -> bytes:
         if p2 & 0x07 != 0x04 or p1 == 0:
-            return _sw(SW_WRONG_P1P2)
+            return sw(SW_WRONG_P1P2)
         sfi = p2 >> 3
         if self.txn.pse_selected:
             if sfi != PSE_SFI:
-                return _sw(SW_FILE_NOT_FOUND)
-            raw = self._pse_record(p1)
-            return _sw(SW_RECORD_NOT_FOUND) if raw is None else _ok(raw)
-        app = self._current_app()
+                return sw(SW_FILE_NOT_FOUND)
+            raw = pse_record([a.profile for a in self.applications], p1)
+            return sw(SW_RECORD_NOT_FOUND) if raw is None else ok(raw)
+        app = self.current_application()
         if app is None:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         if app.profile.log_format is not None and sfi == app.profile.log_sfi:
             if not 1 <= p1 <= len(app.log):
-                return _sw(SW_RECORD_NOT_FOUND)
-            return _ok(app.log[p1 - 1])
+                return sw(SW_RECORD_NOT_FOUND)
+            return ok(app.log[p1 - 1])
         records = app.personal.records
         if not any(key[0] == sfi for key in records):
-            return _sw(SW_FILE_NOT_FOUND)
+            return sw(SW_FILE_NOT_FOUND)
         raw = records.get((sfi, p1))
         if raw is None:
-            return _sw(SW_RECORD_NOT_FOUND)
+            return sw(SW_RECORD_NOT_FOUND)
         if self.faults.malformed_record == (sfi, p1):
             raw = corrupt_tlv(raw)
-        return _ok(raw)
+        return ok(raw)
 
     # --- GET PROCESSING OPTIONS (Book 3 6.5.8) -----------------------------------------
 
     def _gpo(self, p1: int, p2: int, data: bytes) -> bytes:
         if p1 or p2:
-            return _sw(SW_WRONG_P1P2)
-        app = self._current_app()
+            return sw(SW_WRONG_P1P2)
+        app = self.current_application()
         if app is None or app.blocked or self.txn.gpo_done:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         try:
             template = tlv.decode_single(data, 0x83)
             expected = sum(e.length for e in dol.parse(app.profile.pdol))
         except (TlvError, DolError):
-            return _sw(SW_WRONG_DATA)
+            return sw(SW_WRONG_DATA)
         if len(template.value) != expected:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         if app.profile.gpo_conditions_not_satisfied:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         self.txn.gpo_done = True
         self.txn.pdol_data = template.value
         aip, afl = app.profile.aip, app.personal.afl_bytes
         if app.profile.gpo_format == 1:
-            return _ok(tlv.encode(0x80, aip + afl))
-        return _ok(tlv.encode(0x77, tlv.encode(0x82, aip) + tlv.encode(0x94, afl)))
+            return ok(tlv.encode(0x80, aip + afl))
+        return ok(tlv.encode(0x77, tlv.encode(0x82, aip) + tlv.encode(0x94, afl)))
 
     # --- GET DATA (Book 3 6.5.7) -------------------------------------------------------
 
     def _get_data(self, p1: int, p2: int, _data: bytes) -> bytes:
         tag = (p1 << 8) | p2
         if tag == 0x9F17:
-            return _ok(tlv.encode(tag, bytes([self.pin_try_counter])))
-        app = self._current_app()
+            return ok(tlv.encode(tag, bytes([self.pin_try_counter])))
+        app = self.current_application()
         if app is None:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         if tag == 0x9F36:
-            return _ok(tlv.encode(tag, app.atc.to_bytes(2, "big")))
+            return ok(tlv.encode(tag, app.atc.to_bytes(2, "big")))
         if tag == 0x9F13:
-            return _ok(tlv.encode(tag, app.last_online_atc.to_bytes(2, "big")))
+            return ok(tlv.encode(tag, app.last_online_atc.to_bytes(2, "big")))
         if tag == 0x9F4F and app.profile.log_format is not None:
-            return _ok(tlv.encode(tag, app.profile.log_format))
+            return ok(tlv.encode(tag, app.profile.log_format))
         if tag == 0x9F14 and app.lower_limit is not None:
-            return _ok(tlv.encode(tag, bytes([app.lower_limit])))
+            return ok(tlv.encode(tag, bytes([app.lower_limit])))
         if tag == 0x9F23 and app.upper_limit is not None:
-            return _ok(tlv.encode(tag, bytes([app.upper_limit])))
-        return _sw(SW_DATA_NOT_FOUND)
+            return ok(tlv.encode(tag, bytes([app.upper_limit])))
+        return sw(SW_DATA_NOT_FOUND)
 
     # --- cardholder verification (Book 3 6.5.12, Book 2 7.2) ---------------------------
 
     def _get_challenge(self, p1: int, p2: int, _data: bytes) -> bytes:
         if p1 or p2:
-            return _sw(SW_WRONG_P1P2)
+            return sw(SW_WRONG_P1P2)
         self._challenge = self._random(8)
-        return _ok(self._challenge)
+        return ok(self._challenge)
 
     def _icc_key(self) -> pki.IccKey | None:
-        app = self._current_app()
+        app = self.current_application()
         if app is not None and app.personal.icc_key is not None:
             return app.personal.icc_key
         return None
 
     def _verify(self, p1: int, p2: int, data: bytes) -> bytes:
         if p1 != 0x00 or p2 not in (0x80, 0x88):
-            return _sw(SW_WRONG_P1P2)
+            return sw(SW_WRONG_P1P2)
         if self._pin is None:
-            return _sw(SW_REF_DATA_NOT_USABLE)
+            return sw(SW_REF_DATA_NOT_USABLE)
         if self.pin_blocked:
-            return _sw(SW_AUTH_BLOCKED)
+            return sw(SW_AUTH_BLOCKED)
         if p2 == 0x80:
             if len(data) != 8:
-                return _sw(SW_WRONG_LENGTH)
+                return sw(SW_WRONG_LENGTH)
             pin = parse_format2(data)
             if pin is None:
-                return _sw(SW_WRONG_DATA)
+                return sw(SW_WRONG_DATA)
         else:
             key = self._icc_key()
             if key is None:
-                return _sw(SW_FUNCTION_NOT_SUPPORTED)
+                return sw(SW_FUNCTION_NOT_SUPPORTED)
             challenge, self._challenge = self._challenge, None
             if challenge is None:
-                return _sw(SW_CONDITIONS)
+                return sw(SW_CONDITIONS)
             if len(data) != key.length:
-                return _sw(SW_WRONG_LENGTH)
+                return sw(SW_WRONG_LENGTH)
             # A wrong header or challenge counts as a failed verification (Book 2 7.2).
             pin = parse_enciphered(pki.decipher_pin(key, data), challenge)
         cvr = self.txn.cvr
@@ -427,29 +342,29 @@ class VirtualCard:
         if pin is not None and hmac.compare_digest(pin.encode(), self._pin.encode()):
             self.pin_try_counter = self.pin_try_limit
             cvr.offline_pin_failed = False
-            return _ok()
+            return ok()
         self.pin_try_counter -= 1
         cvr.offline_pin_failed = True
         if self.pin_try_counter == 0:
             cvr.pin_try_limit_exceeded = True
-        return _sw(0x63C0 | self.pin_try_counter)
+        return sw(0x63C0 | self.pin_try_counter)
 
     # --- DDA (Book 3 6.5.9, Book 2 6.5) ------------------------------------------------
 
     def _internal_authenticate(self, p1: int, p2: int, data: bytes) -> bytes:
         if p1 or p2:
-            return _sw(SW_WRONG_P1P2)
-        app = self._current_app()
+            return sw(SW_WRONG_P1P2)
+        app = self.current_application()
         key = self._icc_key()
         if app is None or key is None or not app.profile.aip[0] & 0x20:
-            return _sw(SW_FUNCTION_NOT_SUPPORTED)
+            return sw(SW_FUNCTION_NOT_SUPPORTED)
         if not data:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         signature = pki.dda_signature(key, self._random(8), data)
         self.txn.cvr.dda_performed = True
         if app.profile.genac_format == 1:
-            return _ok(tlv.encode(0x80, signature))
-        return _ok(tlv.encode(0x77, tlv.encode(0x9F4B, signature)))
+            return ok(tlv.encode(0x80, signature))
+        return ok(tlv.encode(0x77, tlv.encode(0x9F4B, signature)))
 
     # --- issuer authentication (Book 3 6.5.4, Book 2 8.2.1) ----------------------------
 
@@ -463,39 +378,39 @@ class VirtualCard:
 
     def _external_authenticate(self, p1: int, p2: int, data: bytes) -> bytes:
         if p1 or p2:
-            return _sw(SW_WRONG_P1P2)
-        app = self._current_app()
+            return sw(SW_WRONG_P1P2)
+        app = self.current_application()
         if app is None or not app.profile.aip[0] & 0x04:
-            return _sw(SW_INS_NOT_SUPPORTED)
+            return sw(SW_INS_NOT_SUPPORTED)
         t = self.txn
         if t.first_ac != ARQC or t.second_ac is not None or t.external_authenticate_done:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         if not 8 <= len(data) <= 16:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         t.external_authenticate_done = True
         t.issuer_auth = self._check_arpc(app, data)
         if not t.issuer_auth:
             t.cvr.issuer_authentication_failed = True
-            return _sw(SW_AUTH_FAILED)
-        return _ok()
+            return sw(SW_AUTH_FAILED)
+        return ok()
 
     # --- GENERATE AC (Book 3 6.5.5) ----------------------------------------------------
 
     def _generate_ac(self, p1: int, p2: int, data: bytes) -> bytes:
         requested, cda = p1 & 0xC0, bool(p1 & 0x10)
         if requested == 0xC0 or p2:
-            return _sw(SW_WRONG_P1P2)
-        app = self._current_app()
+            return sw(SW_WRONG_P1P2)
+        app = self.current_application()
         t = self.txn
         if app is None or not t.gpo_done:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         if t.first_ac is None:
             return self._first_generate_ac(app, requested, cda, data)
         if t.first_ac == ARQC and t.second_ac is None:
             if requested == ARQC:
-                return _sw(SW_WRONG_P1P2)
+                return sw(SW_WRONG_P1P2)
             return self._second_generate_ac(app, requested, cda, data)
-        return _sw(SW_CONDITIONS)
+        return sw(SW_CONDITIONS)
 
     def _first_generate_ac(
         self, app: ApplicationState, requested: int, cda: bool, data: bytes
@@ -503,9 +418,9 @@ class VirtualCard:
         try:
             values = dol.split(app.profile.cdol1, data)
         except DolError:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         if app.atc >= 0xFFFF:
-            return _sw(SW_CONDITIONS)
+            return sw(SW_CONDITIONS)
         t, cvr = self.txn, self.txn.cvr
         app.atc += 1
         t.cdol1_data, t.cdol1_values = data, values
@@ -543,7 +458,7 @@ class VirtualCard:
         try:
             values2 = dol.split(app.profile.cdol2, data)
         except DolError:
-            return _sw(SW_WRONG_LENGTH)
+            return sw(SW_WRONG_LENGTH)
         values = {**t.cdol1_values, **values2}
         arc = values2.get(0x8A, b"")
         iad = values2.get(0x91, b"")
@@ -605,11 +520,11 @@ class VirtualCard:
             body = tlv.encode_many(
                 [(0x9F27, cid_byte), (0x9F36, atc), (0x9F4B, signature), (0x9F10, iad)]
             )
-            return _ok(tlv.encode(0x77, body))
+            return ok(tlv.encode(0x77, body))
         if app.profile.genac_format == 1:
-            return _ok(tlv.encode(0x80, cid_byte + atc + ac + iad))
+            return ok(tlv.encode(0x80, cid_byte + atc + ac + iad))
         body = tlv.encode_many([(0x9F27, cid_byte), (0x9F36, atc), (0x9F26, ac), (0x9F10, iad)])
-        return _ok(tlv.encode(0x77, body))
+        return ok(tlv.encode(0x77, body))
 
     def _complete(self, app: ApplicationState, values: dict[int, bytes]) -> None:
         """Write the transaction log record (Book 3 Annex D) when the card keeps a log."""
@@ -625,63 +540,18 @@ class VirtualCard:
 
     def _script_command(self, apdu: bytes) -> bytes:
         name = SCRIPT_COMMANDS[(apdu[0], apdu[1])]
-        sw = self._run_script_command(apdu)
+        status = scripts.execute(self, apdu)
         cvr = self.txn.cvr
         cvr.script_commands += 1
-        if sw != SW_OK:
+        if status != SW_OK:
             cvr.script_failed = True
-        self.script_results.append(ScriptResult(name, sw))
-        return _sw(sw)
+        self.script_results.append(ScriptResult(name, status))
+        return sw(status)
 
-    def _run_script_command(self, apdu: bytes) -> int:
-        app = self._current_app()
-        t = self.txn
-        if app is None or t.first_ac is None or len(t.ac) != 8:
-            return SW_CONDITIONS
-        mk_smi, mk_smc = sm.card_keys(app.profile.pan, app.profile.psn)
-        atc = app.atc.to_bytes(2, "big")
-        data = sm.verify_command_mac(sm.session_key(mk_smi, t.ac), apdu, atc, t.ac)
-        if data is None:
-            return SW_SM_INCORRECT
-        ins, p1, p2 = apdu[1], apdu[2], apdu[3]
-        if ins == 0x1E:
-            app.blocked = True
-        elif ins == 0x18:
-            app.blocked = False
-        elif ins == 0x16:
-            self.card_blocked = True
-        elif ins == 0x24:
-            if p1 != 0x00 or p2 not in (0x00, 0x02):
-                return SW_WRONG_P1P2
-            if p2 == 0x02:
-                if len(data) != 8:
-                    return SW_WRONG_LENGTH
-                new_pin = parse_format2(des.decrypt_ecb(sm.session_key(mk_smc, t.ac), data))
-                if new_pin is None:
-                    return SW_WRONG_DATA
-                self._pin = new_pin
-                self.test_pin = new_pin
-            self.pin_try_counter = self.pin_try_limit
-        elif ins == 0xDA:
-            tag = (p1 << 8) | p2
-            if tag not in app.profile.put_data_tags:
-                return SW_DATA_NOT_FOUND
-            if tag == 0x9F14 and len(data) == 1:
-                app.lower_limit = data[0]
-            elif tag == 0x9F23 and len(data) == 1:
-                app.upper_limit = data[0]
-            else:
-                return SW_WRONG_DATA
-        return SW_OK
-
-
-SCRIPT_COMMANDS: dict[tuple[int, int], str] = {
-    (0x84, 0x1E): "APPLICATION BLOCK",
-    (0x84, 0x18): "APPLICATION UNBLOCK",
-    (0x84, 0x16): "CARD BLOCK",
-    (0x84, 0x24): "PIN CHANGE/UNBLOCK",
-    (0x04, 0xDA): "PUT DATA",
-}
+    def change_pin(self, pin: str) -> None:
+        """PIN CHANGE by issuer script: the simulated cardholder learns the new PIN too."""
+        self._pin = pin
+        self.test_pin = pin
 
 
 def corrupt_tlv(data: bytes) -> bytes:

@@ -1,0 +1,30 @@
+"""Status words the card answers (ISO/IEC 7816-4 5.6, EMV Book 3 Annex A2 / 6.3.5)."""
+
+from __future__ import annotations
+
+SW_OK = 0x9000
+SW_WRONG_LENGTH = 0x6700
+SW_SECURITY_NOT_SATISFIED = 0x6982
+SW_AUTH_BLOCKED = 0x6983
+SW_REF_DATA_NOT_USABLE = 0x6984
+SW_CONDITIONS = 0x6985
+SW_SM_INCORRECT = 0x6988
+SW_WRONG_DATA = 0x6A80
+SW_FUNCTION_NOT_SUPPORTED = 0x6A81
+SW_FILE_NOT_FOUND = 0x6A82
+SW_RECORD_NOT_FOUND = 0x6A83
+SW_WRONG_P1P2 = 0x6A86
+SW_DATA_NOT_FOUND = 0x6A88
+SW_INS_NOT_SUPPORTED = 0x6D00
+SW_CLA_NOT_SUPPORTED = 0x6E00
+SW_SELECTED_FILE_INVALIDATED = 0x6283
+SW_AUTH_FAILED = 0x6300
+SW_NO_DIAGNOSIS = 0x6F00
+
+
+def sw(code: int) -> bytes:
+    return code.to_bytes(2, "big")
+
+
+def ok(data: bytes = b"") -> bytes:
+    return data + sw(SW_OK)

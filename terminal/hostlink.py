@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from acquirer_client.client import AcquirerClient
@@ -15,25 +15,41 @@ from terminal.errors import UsageError
 from terminal.runtime import data_dir
 
 
-def file_stan_source(path: Path) -> Callable[[], int]:
-    """STANs that survive restarts (DE 11, 1..999999), kept in a small file."""
+class StanAllocator:
+    """STANs that survive restarts (DE 11, 1..999999), kept in a small file.
 
-    def next_stan() -> int:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    :meth:`reserve` lets the journal record the STAN *before* the request is built; the
+    client's next call then uses exactly that STAN.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reserved: int | None = None
+
+    def _next(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            current = int(path.read_text().strip() or "0")
+            current = int(self.path.read_text().strip() or "0")
         except (FileNotFoundError, ValueError):
             current = 0
         value = current % 999_999 + 1
-        tmp = path.with_suffix(".tmp")
+        tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w") as handle:
             handle.write(str(value))
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, self.path)
         return value
 
-    return next_stan
+    def reserve(self) -> int:
+        self._reserved = self._next()
+        return self._reserved
+
+    def __call__(self) -> int:
+        if self._reserved is not None:
+            value, self._reserved = self._reserved, None
+            return value
+        return self._next()
 
 
 def _reversal_store(base: Path):  # type: ignore[no-untyped-def]
@@ -61,7 +77,7 @@ def open_authoriser(
     identity = TerminalIdentity(cfg.terminal_id, cfg.merchant_id, cfg.acquirer_id)
     base = data_dir()
     base.mkdir(parents=True, exist_ok=True)
-    stan = file_stan_source(base / "stan")
+    stan = StanAllocator(base / "stan")
     timeouts = {
         "connect_timeout": settings.host.connect_timeout,
         "read_timeout": settings.host.read_timeout,

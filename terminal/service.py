@@ -18,7 +18,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from emv.kernel.contact import CdaVerifier, ContactKernel, OdaEngine
 from emv.kernel.context import Outcome, TransactionParameters, TransactionType
@@ -38,12 +38,6 @@ from emv.ports import (
 from terminal.config import Settings
 from terminal.journal import Journal
 from terminal.money import Currency
-
-
-class ReversingAuthoriser(OnlineAuthoriser, Protocol):
-    def reverse_last(self) -> None: ...
-
-    def send_due_reversals(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,17 @@ class JournalingAuthoriser:
         self.stan = ""
 
     def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
-        self.journal.append(self.txn_id, "online_request", pan_hash=pan_fingerprint(request.pan))
+        allocator = getattr(self.inner, "stan_source", None)
+        reserve = getattr(allocator, "reserve", None)
+        if callable(reserve):
+            self.stan = f"{reserve():06d}"
+        self.journal.append(
+            self.txn_id,
+            "online_request",
+            pan_hash=pan_fingerprint(request.pan),
+            stan=self.stan,
+            amount=request.amount_minor,
+        )
         try:
             response = self.inner.authorise(request)
         except OnlineUnavailable as exc:

@@ -1,0 +1,124 @@
+"""``pos bench kernel``: the contact kernel's own time per transaction, per profile.
+
+For each built-in contact profile, runs N purchases in-process and reports the APDU count
+and the median kernel time: the wall time of ``ContactKernel.run`` minus the time spent
+inside the simulated card and inside the host round trip (both measured around the port
+calls).  A benchmark, not a test: nothing fails when the machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from datetime import datetime
+from typing import Any
+
+from emv.ports import AuthorisationRequest, AuthorisationResponse, FixedClock
+
+
+class _TimedTransport:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spent = 0.0
+        self.count = 0
+
+    def transmit(self, apdu: bytes) -> bytes:
+        start = time.perf_counter()
+        try:
+            return bytes(self.inner.transmit(apdu))
+        finally:
+            self.spent += time.perf_counter() - start
+            self.count += 1
+
+
+class _TimedAuthoriser:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spent = 0.0
+
+    def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
+        start = time.perf_counter()
+        try:
+            response: AuthorisationResponse = self.inner.authorise(request)
+            return response
+        finally:
+            self.spent += time.perf_counter() - start
+
+
+def register(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
+    inner = bench.add_subparsers(dest="bench_command", metavar="WHAT")
+    inner.required = True
+    kernel = inner.add_parser("kernel", help="contact kernel time per profile, in-process")
+    kernel.add_argument("--runs", type=int, default=200)
+    kernel.add_argument("--profile", action="append", help="limit to these profiles")
+    kernel.add_argument("--json", action="store_true")
+    kernel.set_defaults(handler=bench_kernel)
+
+
+def bench_kernel(args: argparse.Namespace) -> int:
+    from emv.kernel.contact import ContactKernel
+    from emv.kernel.context import TransactionParameters
+    from hardware_sim.card import list_profiles, load_card
+    from hardware_sim.reader import InProcessReader
+    from hardware_sim.soft_pinpad import SoftPinPad
+    from terminal.cardholder import ScriptedCardholder
+    from terminal.config import load_settings
+    from terminal.hostlink import open_authoriser
+    from terminal.oda import cda_verifier, oda_engine
+    from terminal.runtime import DeterministicRandom
+
+    settings = load_settings(None)
+    clock = FixedClock(datetime(2026, 11, 24, 10, 30))
+    names = args.profile or [n for n, _ in list_profiles()]
+    rows = []
+    pinpad = SoftPinPad()
+    with open_authoriser(settings, "embedded", plain_tcp=True, clock=clock) as client:
+        for name in names:
+            samples: list[float] = []
+            apdus = 0
+            outcome = ""
+            for _ in range(max(args.runs, 1)):
+                card = load_card(name)
+                transport = _TimedTransport(InProcessReader(card))
+                authoriser = _TimedAuthoriser(client)
+                kernel = ContactKernel(
+                    settings.emv,
+                    ScriptedCardholder(
+                        card.test_pin, online_pin_encryptor=pinpad.encrypt_online_pin
+                    ),
+                    authoriser,
+                    clock,
+                    DeterministicRandom(bytes.fromhex("1A2B3C4D")),
+                    oda_engine=oda_engine(simulated=True),
+                    cda_verifier=cda_verifier,
+                )
+                params = TransactionParameters(999, 978, currency_alpha="EUR")
+                start = time.perf_counter()
+                result = kernel.run(transport, params)
+                total = time.perf_counter() - start
+                samples.append((total - transport.spent - authoriser.spent) * 1000)
+                apdus = transport.count
+                outcome = result.outcome.value
+            rows.append(
+                {
+                    "profile": name,
+                    "outcome": outcome,
+                    "apdu_count": apdus,
+                    "kernel_ms_median": round(statistics.median(samples), 3),
+                    "kernel_ms_p90": round(sorted(samples)[int(len(samples) * 0.9) - 1], 3),
+                    "runs": len(samples),
+                }
+            )
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        print(f"{'profile':<16} {'outcome':<9} {'APDUs':>5} {'kernel median ms':>17} {'p90 ms':>8}")
+        for r in rows:
+            print(
+                f"{r['profile']:<16} {r['outcome']:<9} {r['apdu_count']:>5} "
+                f"{r['kernel_ms_median']:>17.3f} {r['kernel_ms_p90']:>8.3f}"
+            )
+    return 0

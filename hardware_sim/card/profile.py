@@ -431,9 +431,10 @@ def _derived_data(r: _Reader, app: dict[str, Any]) -> dict[int, bytes]:
         "pdol": 0x9F38,
         "log_format": 0x9F4F,
     }
+    dol_fields = {"cdol2", "ddol", "pdol", "log_format"}
     for key, tag in optional_hex.items():
         if app.get(key):
-            data[tag] = r.hex(key)
+            data[tag] = r.dol(key) if key in dol_fields else r.hex(key)
     if "effective" in app:
         data[0x5F25] = _bcd_date(r, "effective")
     if "cardholder_name" in app:

@@ -136,3 +136,32 @@ def test_bench_tap_runs_the_profile_scenario() -> None:
     assert report.outcome == "approved"
     assert report.apdu_count == load_profile("visa_qvsdc")["min_apdus"]
     assert 0 <= report.median_terminal_ms <= report.median_tap_ms <= report.median_outcome_ms
+
+
+@pytest.mark.parametrize(
+    ("name", "amount", "outcome"),
+    [
+        ("mastercard", 100000, ONL),  # at DF8124: still contactless
+        ("mastercard", 100001, OutcomeStatus.TRY_ANOTHER_INTERFACE),
+        ("mastercard_phone", 100001, OutcomeStatus.END_APPLICATION),  # DF8125 applies: see phone
+        ("mastercard_phone", 500001, OutcomeStatus.TRY_ANOTHER_INTERFACE),
+    ],
+)
+def test_kernel2_reader_limits(name: str, amount: int, outcome: OutcomeStatus) -> None:
+    ep, _ = entry_point()
+    ep.start(Transaction(amount, USD))
+    result = ep.tap(InProcessTransport(load_contactless_card(name)))
+    assert result.outcome is outcome, result.reason
+    if outcome is OutcomeStatus.TRY_ANOTHER_INTERFACE:
+        assert result.ui[-1] is CM.INSERT_OR_SWIPE_CARD
+        assert result.apdu_count == 6  # decided after READ RECORD, before GENERATE AC
+
+
+def test_kernel2_cvm_list_gives_online_pin_above_the_cvm_limit() -> None:
+    ep, _ = entry_point()
+    ep.start(Transaction(8000, USD))
+    result = ep.tap(InProcessTransport(load_contactless_card("mastercard")))
+    assert result.outcome is ONL
+    assert result.cvm is Cvm.ONLINE_PIN
+    assert result.cvm_results.hex() == "420300"  # enciphered PIN online, if supported
+    assert result.tvr.hex() == "0000048000"  # online PIN entered, floor limit exceeded

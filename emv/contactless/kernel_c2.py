@@ -147,7 +147,7 @@ class KernelC2:
         )
         # C-2 S456: the contactless transaction limit depends on on-device CVM support.
         limit = settings.on_device_cvm_limit if on_device else settings.no_on_device_cvm_limit
-        if amount >= limit:
+        if _over(amount, limit):  # C-2 uses "greater than" (Book B pre-processing uses >=)
             return _other_interface(result, ctx, "the amount is over the contactless limit")
         now = ctx.clock.now()
         if expiry < now.strftime("%y%m"):

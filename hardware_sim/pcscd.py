@@ -23,6 +23,7 @@ and ``NAME 00 01`` on ``port + 1``; the card end is :class:`hardware_sim.vpcd.Vp
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -31,7 +32,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 SYSTEM_RUN_DIR = Path("/run/pcscd")
@@ -59,10 +60,35 @@ def private_mode_possible() -> bool:
 
 
 def free_port_pair(ports: range = PORT_RANGE) -> int:
-    """A port P in ``ports`` with P and P+1 both free on all interfaces (vpcd binds both)."""
+    """A port P in ``ports`` with P and P+1 both free on all interfaces (vpcd binds both).
+
+    Racy between processes; :class:`PcscDaemon` with ``port=0`` reserves the pair under a
+    lock file instead (see :func:`reserve_port_pair`).
+    """
     for port in ports:
         if _port_free(port) and _port_free(port + 1):
             return port
+    raise PcscDaemonError(f"No free TCP port pair for vpcd between {ports.start} and {ports.stop}.")
+
+
+def reserve_port_pair(ports: range = PORT_RANGE) -> tuple[int, IO[bytes]]:
+    """A free port pair plus an open, ``flock``-ed lock file that keeps it ours.
+
+    Parallel test workers start their daemons at the same instant; the lock stops two of
+    them from choosing the same pair before either pcscd has bound it.
+    """
+    lock_dir = Path(tempfile.gettempdir()) / "pos-vpcd-ports"
+    lock_dir.mkdir(exist_ok=True)
+    for port in ports:
+        handle = open(lock_dir / f"{port}.lock", "wb")  # noqa: SIM115 - held while running
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        if _port_free(port) and _port_free(port + 1):
+            return port, handle
+        handle.close()
     raise PcscDaemonError(f"No free TCP port pair for vpcd between {ports.start} and {ports.stop}.")
 
 
@@ -129,14 +155,16 @@ class PcscDaemon:
         log_apdus: bool = False,
         pcscd: str = "pcscd",
     ) -> None:
-        if not 1024 <= port <= 0xFFFE:
-            raise ValueError(f"vpcd port {port} is outside 1024-65534")
+        if port != 0 and not 1024 <= port <= 0xFFFE:
+            raise ValueError(f"vpcd port {port} is outside 1024-65534 (0 picks a free pair)")
+        self._auto_port = port == 0
+        self._port_lock: IO[bytes] | None = None
         self.reader_name = reader_name
         self.port = port
         self.private = private
         self.log_apdus = log_apdus
         self.pcscd = pcscd
-        self.reader_names = [f"{reader_name} 00 00", f"{reader_name} 00 01"]
+        self.reader_names = [f"{reader_name} 00 00", f"{reader_name} 00 01"]  # vpcd's 2 slots
         self.reused = False
         self.socket_path: Path = SYSTEM_SOCKET
         self.log_path: Path | None = None
@@ -175,6 +203,8 @@ class PcscDaemon:
             raise PcscDaemonError(
                 "pcscd is not installed; install it with 'apt-get install pcscd'."
             )
+        if self._auto_port and self._port_lock is None:
+            self.port, self._port_lock = reserve_port_pair()
         private = self.private
         if private is None:
             private = private_mode_possible()
@@ -189,6 +219,8 @@ class PcscDaemon:
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM, wait; SIGKILL if it hangs; return only when the PID is gone."""
+        if self._port_lock is not None and (self.reused or self._proc is None):
+            self._release_port()
         if self.reused:
             self.reused = False
             return
@@ -210,6 +242,12 @@ class PcscDaemon:
         if self._run_root is not None:
             shutil.rmtree(self._run_root, ignore_errors=True)
             self._run_root = None
+        self._release_port()
+
+    def _release_port(self) -> None:
+        if self._port_lock is not None:
+            self._port_lock.close()
+            self._port_lock = None
 
     def wait_for_readers(self, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -228,7 +266,8 @@ class PcscDaemon:
                     )
                 raise PcscDaemonError(
                     f"pcscd did not list reader '{self.reader_names[0]}' within {timeout:g} s"
-                    f"{hint}; readers seen: {', '.join(seen) or 'none'}."
+                    f"{hint}; readers seen: {', '.join(seen) or 'none'}; pcscd says: "
+                    f"{self._log_tail()}"
                 )
             time.sleep(0.05)
 
@@ -413,7 +452,7 @@ def bench_pcsc(
 
     own = daemon is None
     if daemon is None:
-        daemon = PcscDaemon("POS Bench", free_port_pair())
+        daemon = PcscDaemon("POS Bench", 0)
         daemon.start()
     card = VpcdCardConnector(EchoCard(), port=daemon.slot_port(slot), quickack=quickack)
     reader = daemon.reader_names[slot]
@@ -458,5 +497,6 @@ __all__ = [
     "PcscDaemonError",
     "bench_pcsc",
     "free_port_pair",
+    "reserve_port_pair",
     "wait_card_presence",
 ]

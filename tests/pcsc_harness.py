@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from hardware_sim.pcscd import PcscDaemon, free_port_pair, wait_card_presence
+from hardware_sim.pcscd import PcscDaemon, wait_card_presence
 from hardware_sim.vpcd import VpcdCardConnector
 
 READER_NAME = "POS Sim"
@@ -91,15 +91,31 @@ def split_body(body: bytes) -> tuple[bytes, int | None]:
     return data, (body[-1] if len(body) == 2 + body[0] else None)
 
 
+_shared: PcscDaemon | None = None
+_users = 0
+
+
 @pytest.fixture(scope="session")
 def pcsc_daemon() -> Iterator[PcscDaemon]:
-    """One pcscd with the 'POS Sim 00 00' / 'POS Sim 00 01' vpcd reader, for the session."""
-    daemon = PcscDaemon(READER_NAME, free_port_pair())
-    daemon.start(timeout=30)
+    """One pcscd with the 'POS Sim 00 00' / 'POS Sim 00 01' vpcd reader per test process.
+
+    Several modules may each expose this fixture (``pcsc_daemon = pcsc_harness.pcsc_daemon``);
+    pytest then builds it once per module, so the daemon itself is a process-wide singleton
+    stopped when its last user is torn down.
+    """
+    global _shared, _users
+    if _shared is None:
+        daemon = PcscDaemon(READER_NAME, 0)  # 0: reserve a free port pair under a lock
+        daemon.start(timeout=30)
+        _shared = daemon
+    _users += 1
     try:
-        yield daemon
+        yield _shared
     finally:
-        daemon.stop()
+        _users -= 1
+        if _users == 0 and _shared is not None:
+            _shared.stop()
+            _shared = None
 
 
 @dataclass

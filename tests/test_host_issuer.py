@@ -15,6 +15,7 @@ from crypto.emv_cryptogram import arpc_method_1
 from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import tlv
 from emv.ports import OnlinePin
+from hardware_sim.card.secure_messaging import card_keys, session_key, verify_command_mac
 from hardware_sim.host.config import default_rules
 from hardware_sim.host.issuer import Issuer
 from hardware_sim.host.ledger import Ledger
@@ -188,10 +189,27 @@ def test_velocity_and_aml(issuer: Issuer) -> None:
     assert all("476173******0010" == p for _, p, _ in issuer.ledger.alerts())
 
 
-def test_issuer_script_for_flagged_pan(issuer: Issuer) -> None:
-    _, resp = _auth(issuer, pan="4761739001010077")
-    response = m.authorisation_response(resp)
-    assert response.issuer_scripts == bytes.fromhex("720E9F18040000000186058424000000")
+def test_issuer_script_is_maced_for_the_card() -> None:
+    issuer = Issuer(default_rules(), Ledger(), now=lambda: NOW)
+    pan = "4761739001010150"  # the issuer_script card profile
+    req, resp = _auth(issuer, pan=pan)
+    scripts = m.authorisation_response(resp).issuer_scripts
+    template = tlv.decode_single(scripts, 0x72)
+    assert template.find(0x9F18) is not None
+    assert template.find(0x9F18).value == bytes.fromhex("00000007")  # type: ignore[union-attr]
+    command = template.find(0x86)
+    assert command is not None and command.value[:4] == bytes.fromhex("841E0000")
+    icc = tlv.flatten(m.icc_data(req))
+    mk_smi, _ = card_keys(pan, "01")
+    sk = session_key(mk_smi, icc[0x9F26])
+    assert verify_command_mac(sk, command.value, icc[0x9F36], icc[0x9F26]) == b""
+
+
+def test_no_script_on_decline_or_other_cards(issuer: Issuer) -> None:
+    _, resp = _auth(issuer, pan="4761739001010150", amount_minor=1005)
+    assert m.authorisation_response(resp).issuer_scripts == b""
+    _, resp = _auth(issuer, stan=2)
+    assert m.authorisation_response(resp).issuer_scripts == b""
 
 
 def test_reconciliation(issuer: Issuer) -> None:

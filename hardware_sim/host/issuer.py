@@ -158,8 +158,8 @@ class Issuer:
         icc = tlv.flatten(m.icc_data(req))
         arqc = icc.get(0x9F26)
         icc_mk: bytes | None = None
+        psn = req.get("23", "000")[-2:]
         if req.get("22", "")[:2] in ("05", "07") or arqc is not None:
-            psn = req.get("23", "000")[-2:]
             icc_mk = derive_icc_master_key_option_a(keys.imk_ac, pan, psn)
             try:
                 ok = arqc is not None and application_cryptogram(icc_mk, icc) == arqc
@@ -173,7 +173,9 @@ class Issuer:
         if icc_mk is not None and arqc is not None:
             arc = code.encode("ascii")
             arpc = arpc_method_1(icc_mk, icc[0x9F36], arqc, arc)
-            de55 = tlv.encode(0x91, arpc + arc) + self._scripts(pan)
+            de55 = tlv.encode(0x91, arpc + arc)
+            if code == "00":
+                de55 += self._scripts(pan, psn, icc[0x9F36], arqc)
         return code, de55
 
     def _rules_code(self, req: m.IsoDoc, pan: str, amount: int, pc: str) -> str:
@@ -227,16 +229,36 @@ class Issuer:
             return False
         return bool(expected) and pin == expected
 
-    def _scripts(self, pan: str) -> bytes:
-        """Issuer script templates 71/72 (Book 3 10.10) configured for this PAN."""
+    def _scripts(self, pan: str, psn: str, atc: bytes, arqc: bytes) -> bytes:
+        """Issuer script templates 71/72 (Book 3 10.10) configured for this PAN.
+
+        Each command is MACed with secure messaging as the card simulator checks it
+        (``hardware_sim.card.secure_messaging``: SK_SMI from the issuer's IMK-SMI, R = ARQC,
+        retail MAC over header || Lc || ATC || ARQC || data, EMV Book 2 9.2).
+        """
         out = b""
         for rule in self.rules.get("scripts", []):
-            if not pan.endswith(str(rule.get("pan_suffix", "\0"))):
+            if rule.get("pan", pan) != pan or not pan.endswith(str(rule.get("pan_suffix", ""))):
                 continue
-            body = tlv.encode(0x9F18, bytes.fromhex(rule.get("script_id", "00000000")))
-            for command in rule.get("commands", []):
-                body += tlv.encode(0x86, bytes.fromhex(command))
-            out += tlv.encode(int(rule.get("template", "72"), 16), body)
+            # imported here: only hosts that send scripts need the card's SM scheme
+            from hardware_sim.card.secure_messaging import issuer_script, script_command
+
+            commands = [
+                script_command(
+                    pan,
+                    psn,
+                    atc,
+                    arqc,
+                    bytes.fromhex(c["header"]),
+                    bytes.fromhex(c.get("data", "")),
+                )
+                for c in rule.get("commands", [])
+            ]
+            out += issuer_script(
+                commands,
+                template=int(rule.get("template", "72"), 16),
+                script_id=bytes.fromhex(rule.get("script_id", "")),
+            )
         return out
 
     def _aml(self, txn_id: int, pan: str, masked: str, amount: int) -> None:

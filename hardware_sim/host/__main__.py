@@ -1,4 +1,4 @@
-"""``python -m hardware_sim.host --listen HOST:PORT [--plain] [--echo] [--ledger FILE]``.
+"""``python -m hardware_sim.host --listen HOST:PORT [--plain] [--echo] [--ledger F] [--rules F]``.
 
 Runs the host simulator (or, with ``--echo``, a bare length-prefixed echo server used as the
 benchmark baseline) until interrupted.  Prints ``listening on HOST:PORT`` once ready.
@@ -8,13 +8,17 @@ TLS uses the shipped TEST-ONLY certificates unless ``--plain`` is given.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from hardware_sim.host import HostConfig, HostSimulator, test_tls
 from hardware_sim.host.bench import EchoServer
+from hardware_sim.host.config import default_rules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,7 +27,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plain", action="store_true", help="plain TCP (local tests only)")
     parser.add_argument("--echo", action="store_true", help="bare echo server (bench baseline)")
     parser.add_argument("--ledger", default=":memory:", help="SQLite ledger file")
+    parser.add_argument("--rules", default=None, help="issuer rules JSON (default: shipped)")
     args = parser.parse_args(argv)
+    rules = default_rules()
+    if args.rules:
+        try:
+            rules = json.loads(Path(args.rules).read_text())
+        except (OSError, ValueError) as exc:
+            print(f"host: cannot read rules file {args.rules} ({exc}).", file=sys.stderr)
+            return 2
     host, _, port_text = args.listen.rpartition(":")
     if not host or not port_text.isdigit() or int(port_text) > 65535:
         print(f"host: --listen wants HOST:PORT, not '{args.listen}'.", file=sys.stderr)
@@ -33,7 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.echo:
         server = EchoServer(host, int(port_text), tls)
     else:
-        server = HostSimulator(HostConfig(host, int(port_text), tls, ledger_path=args.ledger))
+        config = HostConfig(host, int(port_text), tls, rules, ledger_path=args.ledger)
+        try:
+            server = HostSimulator(config)
+        except sqlite3.Error as exc:
+            print(f"host: cannot open ledger {args.ledger} ({exc}).", file=sys.stderr)
+            return 2
     try:
         bound = server.start()
     except OSError as exc:

@@ -1,0 +1,44 @@
+"""``python -m hardware_sim.host``: starts, serves over TLS, stops on SIGTERM, clear usage errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from acquirer_client import messages as m
+from acquirer_client.client import AcquirerClient, counter_stan_source
+from acquirer_client.link import LinkConfig
+from hardware_sim.host import test_tls
+from hardware_sim.host.testcards import online_request
+
+
+def test_host_process_serves_tls_and_stops() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardware_sim.host", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on 127.0.0.1:")
+        port = int(line.rsplit(":", 1)[1])
+        link = LinkConfig("127.0.0.1", port, tls=test_tls()[1])
+        terminal = m.TerminalIdentity("TERM0001", "MERCHANT000001")
+        with AcquirerClient(link, terminal, counter_stan_source()) as client:
+            assert client.authorise(online_request(amount_minor=1234)).approved
+            assert client.echo()["39"] == "00"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+def test_bad_listen_is_one_sentence() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "hardware_sim.host", "--listen", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == "host: --listen wants HOST:PORT, not 'nonsense'."

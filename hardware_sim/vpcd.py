@@ -61,7 +61,9 @@ class VpcdCardConnector:
 
     ``remove_after_apdus``: fault injection - after answering that many command APDUs, the
     next command is not answered and the socket is closed, exactly what pcscd sees when a
-    cardholder pulls the card in the middle of an exchange.
+    cardholder pulls the card in the middle of an exchange.  When not given, a card's own
+    ``faults.remove_at_apdu`` (hardware_sim card profiles) is honoured.
+    ``quickack=False`` leaves Linux delayed ACKs on (only to measure their cost).
     """
 
     def __init__(
@@ -77,6 +79,12 @@ class VpcdCardConnector:
         self.card = card
         self.host = host
         self.port = port
+        if remove_after_apdus is None:
+            # A card profile's own fault ``faults.remove_at_apdu = N`` (counted from 1, as in
+            # hardware_sim.reader): the card leaves during the Nth APDU.
+            remove_at = getattr(getattr(card, "faults", None), "remove_at_apdu", None)
+            if isinstance(remove_at, int) and remove_at >= 1:
+                remove_after_apdus = remove_at - 1
         self.remove_after_apdus = remove_after_apdus
         self.connect_timeout = connect_timeout
         self.quickack = quickack

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Static
 
+from emv.kernel.result import mask_pan
+from hardware_sim.card.profile import raw_profile
 from terminal.config import load_settings
 from terminal.tui.app import PosApp
 from terminal.tui.wiring import TerminalSession
@@ -125,3 +127,122 @@ async def test_host_decline_is_shown_in_plain_words():
         assert text(app, "#reason").startswith("Insufficient funds")
         assert "476173******0119" in text(app, "#details")
         assert "51" in text(app, "#details")
+
+
+@pytest.mark.asyncio
+async def test_two_application_card_lets_the_cardholder_choose_then_online_pin():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "250")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "two_apps")
+        await wait_for(pilot, lambda: app.screen.id == "app-choice")
+        options = app.screen.query_one("#app-list")
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels == ["1  VISA DEBIT", "2  VISA CREDIT"]  # priority order (87)
+        await pilot.press("1")
+        await enter_pin(pilot, app, "1234")  # VISA DEBIT: online PIN (42 03), host TEST PIN
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "APPROVED"
+        details = text(app, "#details")
+        assert "VISA DEBIT" in details
+        assert "PIN verified online" in details
+        debit = next(
+            a for a in raw_profile("two_apps")["applications"] if a["label"] == "VISA DEBIT"
+        )
+        assert mask_pan(debit["pan"]) in details
+        assert debit["pan"] not in details
+
+
+@pytest.mark.asyncio
+async def test_wrong_offline_pin_then_right_one():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "120")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "visa_credit")
+        await enter_pin(pilot, app, "9999")
+        # the card answered 63C2: the kernel asks again, and the modal shows the tries left
+        await wait_for(
+            pilot, lambda: app.screen.id == "pin-entry" and "2 tries" in text(app, "#pin-detail")
+        )
+        await enter_pin(pilot, app, "1234")
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "APPROVED"
+        assert "PIN verified" in text(app, "#details")
+        assert "INCORRECT_PIN" in app.last_cardholder.messages
+
+
+@pytest.mark.asyncio
+async def test_cancelled_pin_entry_ends_the_sale_with_one_sentence():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "120")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "visa_credit")
+        await wait_for(pilot, lambda: app.screen.id == "pin-entry")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "NOT COMPLETED"
+        assert text(app, "#reason") == (
+            "The cardholder cancelled PIN entry. Try again, or ask for another card."
+        )
+
+
+@pytest.mark.asyncio
+async def test_cardholder_messages_follow_the_card_language():
+    from hardware_sim.card import load_card
+
+    app = make_app(card_loader=lambda name: load_card(name, languages="frde"))
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "300")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "visa_credit")
+        await wait_for(pilot, lambda: app.screen.id == "pin-entry")
+        assert text(app, "#pin-prompt") == "TAPEZ VOTRE CODE"
+        payment = app.screen_stack[-2]
+        display = payment.query_one("#cardholder-display", Static)
+        assert display.border_title == "Cardholder display (fr)"
+        assert str(display.content) == "TAPEZ VOTRE CODE"
+        await enter_pin(pilot, app, "1234")
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "APPROVED"
+
+
+@pytest.mark.asyncio
+async def test_card_removed_mid_transaction():
+    from hardware_sim.card import load_card
+
+    app = make_app(card_loader=lambda name: load_card(name, faults={"remove_at_apdu": 4}))
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "700")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "visa_credit")
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "NOT COMPLETED"
+        assert text(app, "#reason").startswith("The card was removed before the payment finished")
+        await pilot.press("j")
+        await wait_for(pilot, lambda: app.screen.id == "journal")
+        row = app.screen.query_one(DataTable).get_row_at(0)
+        assert row[1] == "aborted" and row[2] == "7.00 EUR"
+
+
+@pytest.mark.asyncio
+async def test_host_unreachable_says_what_to_do():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    app = make_app(host_address=f"127.0.0.1:{port}", plain_tcp=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "800")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "mc_debit")
+        await enter_pin(pilot, app, "1234")
+        await wait_for(pilot, lambda: app.screen.id == "result")
+        assert text(app, "#headline") == "DECLINED"
+        assert text(app, "#reason") == (
+            "The bank could not be reached, so the payment was declined. "
+            "Check the network connection to the host and try again."
+        )

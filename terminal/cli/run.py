@@ -33,5 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from terminal.tui.wiring import TerminalSession
 
     session = TerminalSession(settings, demo=args.demo)
-    PosApp(session).run()
+    app = PosApp(session)
+    app.run()
+    if app.fatal_error:
+        where = f" (details for support in {app.crash_log})" if app.crash_log else ""
+        print(f"pos: {app.fatal_error}{where}.", file=sys.stderr)
+        return 1
     return 0

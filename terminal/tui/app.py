@@ -9,10 +9,13 @@ imported when the first payment starts, so the amount screen takes keys at once.
 from __future__ import annotations
 
 import threading
+import traceback
+from pathlib import Path
 
 from textual.app import App
 
 from terminal.money import Currency
+from terminal.tui.cardholder import UiCardholder
 from terminal.tui.screens.sale import SaleScreen
 from terminal.tui.wiring import TerminalSession
 
@@ -27,6 +30,9 @@ class PosApp(App[None]):
         self.currency: Currency = session.settings.currency
         self.banner = banner
         self.abort_event = threading.Event()
+        self.fatal_error: str = ""
+        self.last_cardholder: UiCardholder | None = None
+        self.crash_log: Path | None = None
         mode = "DEMO - simulated card, host and PIN pad" if session.demo else "LIVE readers"
         self.sub_title = f"{mode} - {session.settings.emv.terminal_id}"
 
@@ -36,3 +42,26 @@ class PosApp(App[None]):
     def on_unmount(self) -> None:
         self.abort_event.set()
         self.session.close()
+
+    def _fatal_error(self) -> None:
+        """An unexpected error: keep the traceback for support, show the cashier a sentence."""
+        error = self._exception
+        name = type(error).__name__ if error else "unknown error"
+        self.fatal_error = (
+            f"the cashier screen stopped on an internal error ({name}); nothing was charged "
+            "twice - check the journal, then restart with 'pos run'"
+        )
+        try:
+            from terminal.runtime import data_dir
+
+            self.crash_log = data_dir() / "pos-run-crash.log"
+            self.crash_log.parent.mkdir(parents=True, exist_ok=True)
+            if error is not None:
+                text = "".join(traceback.format_exception(error))
+                from terminal.journal import contains_pan
+
+                if not contains_pan(text):  # never write a full PAN, even to a crash log
+                    self.crash_log.write_text(text)
+        except OSError:
+            self.crash_log = None
+        self._close_messages_no_wait()

@@ -9,13 +9,19 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from terminal.tui.wiring import CardSource
+from terminal.tui.wiring import CardSource, ReaderStatus
 
 if TYPE_CHECKING:
     from terminal.tui.app import PosApp
+
+
+def _short(description: str, width: int = 62) -> str:
+    """The profile's description cut to one line of the list."""
+    text = description.split(":")[0] if len(description) > width else description
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class CardScreen(Screen[None]):
@@ -33,10 +39,15 @@ class CardScreen(Screen[None]):
         return cast("PosApp", self.app)
 
     def compose(self) -> ComposeResult:
+        yield Header()
         session = self.pos_app.session
         amount = self.pos_app.currency.format(self.amount_minor)
-        self.sources = session.card_sources()
-        status = session.reader_status()
+        try:
+            self.sources = session.card_sources()
+            status = session.reader_status()
+        except Exception as exc:  # noqa: BLE001 - one sentence for the cashier
+            self.sources = []
+            status = [ReaderStatus("card readers", False, f"unavailable ({type(exc).__name__})")]
         with Vertical(id="card-box"):
             yield Static(f"{amount}", id="card-amount")
             yield Static("INSERT, TAP OR SWIPE", id="card-title")
@@ -51,7 +62,12 @@ class CardScreen(Screen[None]):
                     "or use the arrows and Enter, to insert it.",
                     id="card-help",
                 )
-            else:
+            if not self.sources:
+                yield Static(
+                    "No card source can be opened; press Esc and call support.",
+                    id="card-error",
+                )
+            elif not session.demo:
                 chip = status[0]
                 help_text = (
                     "Insert the card in the reader, then press Enter."
@@ -60,7 +76,7 @@ class CardScreen(Screen[None]):
                 )
                 yield Static(help_text, id="card-help", markup=False)
             options = [
-                Option(f"{self._key(i)}  {s.label:<16} {s.description}", id=f"src-{i}")
+                Option(f"{self._key(i)}  {s.label:<16} {_short(s.description)}", id=f"src-{i}")
                 for i, s in enumerate(self.sources)
             ]
             yield OptionList(*options, id="card-list", markup=False)
@@ -72,7 +88,7 @@ class CardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         card_list = self.query_one("#card-list", OptionList)
-        card_list.highlighted = 0
+        card_list.highlighted = 0 if self.sources else None
         card_list.focus()
 
     def on_key(self, event: Key) -> None:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from terminal.journal import JournalEntry
 
@@ -61,7 +61,11 @@ class JournalScreen(Screen[None]):
 
     COLUMNS = ("Time", "Status", "Amount", "Card", "Application", "Auth code")
 
+    def __init__(self) -> None:
+        super().__init__(id="journal")
+
     def compose(self) -> ComposeResult:
+        yield Header()
         with Vertical(id="journal-box"):
             yield Static("TODAY'S TRANSACTIONS", id="journal-title")
             yield Static("", id="journal-summary", markup=False)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Header, Static
 
 from emv.ports import ApplicationChoice, Message, PinRequest
 from terminal.tui.cardholder import PinAnswer, UiCardholder
@@ -40,6 +40,7 @@ class PaymentScreen(Screen[None]):
         return cast("PosApp", self.app)
 
     def compose(self) -> ComposeResult:
+        yield Header()
         amount = self.pos_app.currency.format(self.amount_minor)
         with Vertical(id="payment-box"):
             yield Static(f"PAYMENT {amount}", id="payment-title")
@@ -79,6 +80,7 @@ class PaymentScreen(Screen[None]):
                     abort=app.abort_event,
                     keyboard_pin=app.session.demo,
                 )
+                app.last_cardholder = self.cardholder
                 request = PaymentRequest(self.amount_minor, app.currency)
                 outcome = service.pay(request, transport, self.cardholder, interface="contact")
             view = describe(outcome)
@@ -152,6 +154,8 @@ class PaymentScreen(Screen[None]):
             else "ENTER PIN"
         )
         amount = self.pos_app.currency.format(request.amount_minor)
+        session = self.pos_app.session
+        hint = session.demo_pin_hint(self.transport, request.online)
         self.app.push_screen(
-            PinModal(request, prompt, amount, demo=self.pos_app.session.demo), answer
+            PinModal(request, prompt, amount, demo=session.demo, test_pin_hint=hint), answer
         )

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Header, Static
 
 from terminal.tui.plain_words import ResultView
 
@@ -23,6 +23,7 @@ class ResultScreen(Screen[None]):
         self.view = view
 
     def compose(self) -> ComposeResult:
+        yield Header()
         v = self.view
         kind = "approved" if v.approved else "declined"
         with Vertical(id="result-box"):
@@ -64,6 +65,7 @@ class ErrorScreen(Screen[None]):
         self.sentence = sentence
 
     def compose(self) -> ComposeResult:
+        yield Header()
         with Vertical(id="result-box"):
             yield Static("NOT COMPLETED", id="headline", classes="declined")
             yield Static(self.sentence, id="reason", markup=False)

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Static
+from textual.widgets import Digits, Footer, Header, Static
 
 from terminal.money import Currency
 
@@ -34,6 +34,7 @@ class SaleScreen(Screen[None]):
         return int(self.digits or "0")
 
     def compose(self) -> ComposeResult:
+        yield Header()
         with Vertical(id="sale-box"):
             yield Static("NEW SALE", id="sale-title")
             if self.banner:

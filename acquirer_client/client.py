@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
@@ -89,7 +90,10 @@ def counter_stan_source(start: int = 1) -> Callable[[], int]:
 
 
 class AcquirerClient:
-    """Implements :class:`emv.ports.OnlineAuthoriser` (and sends reversals/advices)."""
+    """Implements :class:`emv.ports.OnlineAuthoriser` (and sends reversals/advices).
+
+    One client serves one terminal and is used from one thread at a time.
+    """
 
     def __init__(
         self,
@@ -101,7 +105,11 @@ class AcquirerClient:
         reversals: ReversalStore | None = None,
         advices: SafStore | None = None,
         mac_key: bytes | None = None,
+        authorisation_mti: str = "0200",
     ) -> None:
+        if authorisation_mti not in ("0100", "0200"):
+            raise ValueError("online requests are 0100 (authorisation) or 0200 (financial).")
+        self.authorisation_mti = authorisation_mti
         self.link = link
         self.terminal = terminal
         self.stan_source = stan_source
@@ -127,11 +135,18 @@ class AcquirerClient:
         self.send_due_reversals()
         now = self._now()
         try:
-            doc = m.card_request(request, self.terminal, self.stan_source(), now, "0200")
+            doc = m.card_request(
+                request, self.terminal, self.stan_source(), now, self.authorisation_mti
+            )
         except m.MessageError as exc:
             raise OnlineUnavailable(f"the authorisation request cannot be built: {exc}") from None
         key = reversal_key(doc)
-        self.reversals.arm(key, m.reversal_request(doc, now))
+        try:
+            self.reversals.arm(key, m.reversal_request(doc, now))
+        except (sqlite3.Error, OSError):
+            raise OnlineUnavailable(
+                "the reversal journal cannot be written, so the request was not sent."
+            ) from None
         self.last_request = doc
         try:
             reply = self._exchange(doc)
@@ -141,7 +156,14 @@ class AcquirerClient:
         except OnlineUnavailable:
             self.reversals.make_due(key)
             raise
-        self.reversals.disarm(key)
+        try:
+            self.reversals.disarm(key)
+        except (sqlite3.Error, OSError):
+            # The armed reversal stays and becomes due at the next start: treat as unanswered
+            # so the kernel declines and the host's approval is reversed - never half-done.
+            raise OnlineUnavailable(
+                "the reversal journal cannot be updated, so this transaction will be reversed."
+            ) from None
         log.info("acquirer answered %s", m.describe(reply))
         return m.authorisation_response(reply)
 
@@ -159,14 +181,26 @@ class AcquirerClient:
     def send_due_reversals(self) -> int:
         """Send every due reversal until its 0410; return how many are still due."""
         remaining = 0
-        for key, reversal in self.reversals.due():
+        try:
+            due = self.reversals.due()
+        except (sqlite3.Error, OSError):
+            raise OnlineUnavailable(
+                "the reversal journal cannot be read, so no request was sent."
+            ) from None
+        for key, reversal in due:
             try:
                 self._exchange(reversal)
             except OnlineUnavailable as exc:
                 log.warning("reversal %s not yet acknowledged: %s", m.describe(reversal), exc)
                 remaining += 1
                 continue
-            self.reversals.acknowledged(key)
+            try:
+                self.reversals.acknowledged(key)
+            except (sqlite3.Error, OSError):
+                # it stays due and is sent again; the host de-duplicates the retry
+                raise OnlineUnavailable(
+                    "the reversal journal cannot be updated, so no request was sent."
+                ) from None
         return remaining
 
     # ------------------------------------------------------------------ store-and-forward

@@ -128,3 +128,22 @@ def test_advices_forwarded_once_even_when_acks_are_lost(tmp_path: Path) -> None:
         assert sim.ledger.net_charged() == 800
         assert len(sim.ledger.rows("advice")) == 2
         client.close()
+
+
+def test_unwritable_reversal_journal_sends_nothing(tmp_path: Path) -> None:
+    store = SafStore(tmp_path / "saf.db")
+    store.close()  # any sqlite3 error on arm: the request must not leave
+    with embedded_host(**FAST) as (sim, link):
+        client = AcquirerClient(link, TERMINAL, counter_stan_source(), reversals=store)
+        with pytest.raises(OnlineUnavailable, match="reversal journal cannot be"):
+            client.authorise(online_request())
+        assert sim.ledger.rows() == []
+        client.close()
+
+
+def test_0100_authorisation_mode() -> None:
+    with embedded_host(**FAST) as (sim, link):
+        client = AcquirerClient(link, TERMINAL, counter_stan_source(), authorisation_mti="0100")
+        assert client.authorise(online_request(amount_minor=2000)).approved
+        assert [r.kind for r in sim.ledger.rows()] == ["authorisation"]
+        client.close()

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 from emv.kernel.result import mask_pan
 from hardware_sim.card.profile import raw_profile
 from terminal.config import load_settings
+from terminal.journal import contains_pan
 from terminal.tui.app import PosApp
 from terminal.tui.wiring import TerminalSession
 
@@ -94,6 +95,7 @@ async def test_visa_credit_sale_is_approved_with_masked_pan_and_journaled():
         assert "VISA CREDIT" in details
         assert "000001" in details  # the host simulator's first auth code
         assert "4761739001010119" not in details
+        assert not contains_pan(app.export_screenshot())  # no full PAN anywhere on screen
         # the journal screen lists it
         await pilot.press("j")
         await wait_for(
@@ -107,6 +109,7 @@ async def test_visa_credit_sale_is_approved_with_masked_pan_and_journaled():
         assert table.row_count == 1
         row = table.get_row_at(0)
         assert row[1] == "approved" and row[2] == "5.00 EUR" and row[3] == "476173******0119"
+        assert not contains_pan(app.export_screenshot())
         await pilot.press("escape")
         await pilot.press("enter")  # new sale
         await wait_for(pilot, lambda: app.screen.id == "sale")

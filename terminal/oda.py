@@ -16,7 +16,7 @@ from emv.kernel.oda_engine import make_oda_engine, verify_cda_response
 
 
 @cache
-def _stores(simulated: bool) -> tuple[CapkStore, RevocationList]:
+def stores(simulated: bool) -> tuple[CapkStore, RevocationList]:
     extra: list[Path] = []
     if simulated:
         extra.append(Path(str(resources.files("hardware_sim.data.pki").joinpath("test_capk.json"))))
@@ -24,7 +24,7 @@ def _stores(simulated: bool) -> tuple[CapkStore, RevocationList]:
 
 
 def oda_engine(simulated: bool) -> OdaEngine:
-    capks, revocation = _stores(simulated)
+    capks, revocation = stores(simulated)
     return make_oda_engine(capks, revocation)
 
 

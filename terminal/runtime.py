@@ -99,6 +99,11 @@ def open_reader(
 ) -> Iterator[CardTransport]:
     """Open the reader; for ``sim`` the given simulated card is inserted in-process."""
     if choice.kind == "sim":
+        if interface == "contactless":
+            from hardware_sim.contactless import InProcessTransport
+
+            yield InProcessTransport(card)
+            return
         from hardware_sim.reader import InProcessReader
 
         yield InProcessReader(card)
@@ -123,7 +128,7 @@ def open_reader(
         nfc.close()
 
 
-def load_sim_card(profile: str | None, trace_file: str | None) -> Any:
+def load_sim_card(profile: str | None, trace_file: str | None, interface: str = "contact") -> Any:
     if trace_file:
         from hardware_sim.replay import ReplayCard
 
@@ -133,6 +138,17 @@ def load_sim_card(profile: str | None, trace_file: str | None) -> Any:
             raise UsageError(f"--card-trace file '{trace_file}' does not exist") from None
         except (ValueError, OSError) as exc:
             raise UsageError(f"--card-trace file '{trace_file}' is not usable: {exc}") from None
+    if interface == "contactless":
+        from hardware_sim.contactless import list_contactless_profiles, load_contactless_card
+
+        name = profile or "visa_qvsdc"
+        try:
+            return load_contactless_card(name)
+        except KeyError:
+            names = ", ".join(list_contactless_profiles())
+            raise UsageError(
+                f"unknown contactless card profile '{name}'; contactless profiles: {names}"
+            ) from None
     from hardware_sim.card import list_profiles, load_card
 
     name = profile or "visa_credit"

@@ -199,10 +199,10 @@ class PaymentService:
             response_code=result.host_response.response_code if result.host_response else "",
         )
         if result.needs_reversal or (result.online_attempted and result.unable_to_go_online):
-            outcome.reversal = self._reverse(txn_id, result)
+            outcome.reversal = self.reverse(txn_id, result)
         return outcome
 
-    def _reverse(self, txn_id: str, result: TransactionResult) -> str:
+    def reverse(self, txn_id: str, result: TransactionResult) -> str:
         """Reverse a host approval the card did not complete, or an unanswered request."""
         client = self.authoriser
         if client is None or not hasattr(client, "reverse_last"):

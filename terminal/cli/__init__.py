@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from emv.errors import EmvError
 from terminal.errors import UsageError, UserFacingError
 
 # Append new sub-command modules here (one line each).
@@ -58,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserFacingError as exc:
         print(f"pos: {exc}", file=sys.stderr)
         return exc.exit_code
+    except EmvError as exc:  # reader and card problems outside a transaction
+        print(f"pos: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("pos: interrupted by the user.", file=sys.stderr)
         return EXIT_FAILED
@@ -65,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except Exception as exc:  # noqa: BLE001 - last line of defence: never show a traceback
         print(
-            f"pos: internal error ({type(exc).__name__}); nothing was charged twice - "
-            "check 'pos journal list' and report this to support.",
+            f"pos: internal error ({type(exc).__name__}); the journal keeps the transaction "
+            "state - run 'pos recover', then report this to support.",
             file=sys.stderr,
         )
         return EXIT_FAILED

@@ -46,6 +46,11 @@ def register(sub: Any) -> None:
     p.add_argument("--finger", default=None, help="finger id for simulated biometric entry")
     p.add_argument("--app", type=int, default=0, help="application index the cardholder picks")
     p.add_argument("--force-online", action="store_true")
+    p.add_argument(
+        "--trust-test-keys",
+        action="store_true",
+        help="accept the simulator's TEST-ONLY CA keys on a real reader (vpcd, nfcpy UDP)",
+    )
     p.add_argument("--config", default=None, help="terminal configuration (TOML)")
     p.add_argument("--txn-datetime", default=None, help="ISO 8601 transaction date/time")
     p.add_argument("--unpredictable-number", default=None, help="8 hex digits")
@@ -117,10 +122,18 @@ def run(args: argparse.Namespace) -> int:
     reader = parse_reader(args.reader)
     if reader.kind != "sim" and (args.card or args.card_trace):
         raise UsageError("--card and --card-trace only apply to --reader sim")
-    card = load_sim_card(args.card, args.card_trace) if reader.kind == "sim" else None
+    interface = "contactless" if reader.kind == "nfc" else args.interface
+    if interface == "contactless" and args.card_trace:
+        raise UsageError("--card-trace replays contact cards; use --interface contact")
+    card = load_sim_card(args.card, args.card_trace, interface) if reader.kind == "sim" else None
     clock = make_clock(args.txn_datetime)
     random = make_random(args.unpredictable_number)
-    pin = None if args.no_pin else (args.pin or getattr(card, "test_pin", None))
+    # A simulated cardholder knows the card's PIN (TEST-ONLY); contactless test cards use the
+    # host simulator's default PIN.
+    default_pin = getattr(card, "test_pin", None) or (
+        "1234" if interface == "contactless" else None
+    )
+    pin = None if args.no_pin else (args.pin or default_pin)
     if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 12):
         raise UsageError("--pin must be 4 to 12 digits")
 
@@ -131,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         pin, application_index=args.app, online_pin_encryptor=pinpad.encrypt_online_pin
     )
     address = args.host or settings.host.address
+    test_keys = reader.kind == "sim" or args.trust_test_keys
     journal = Journal(journal_path(settings))
     try:
         with contextlib.ExitStack() as stack:
@@ -147,12 +161,21 @@ def run(args: argparse.Namespace) -> int:
                 authoriser,
                 clock=clock,
                 random=random,
-                oda_engine=oda_engine(simulated=reader.kind == "sim"),
+                oda_engine=oda_engine(simulated=test_keys),
                 cda_verifier=cda_verifier,
             )
-            transport = stack.enter_context(open_reader(reader, card, interface=args.interface))
+            transport = stack.enter_context(open_reader(reader, card, interface=interface))
             request = PaymentRequest(amount, cur, kind, other, args.force_online)
-            outcome = service.pay(request, transport, cardholder, interface=args.interface)
+            if interface == "contactless":
+                from terminal.contactless import tap_and_pay
+                from terminal.oda import stores
+
+                capks, revocation = stores(simulated=test_keys)
+                outcome = tap_and_pay(
+                    service, request, transport, cardholder, capks=capks, revocation=revocation
+                )
+            else:
+                outcome = service.pay(request, transport, cardholder, interface=interface)
     finally:
         journal.close()
     if args.json:

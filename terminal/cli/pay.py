@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-pin", action="store_true", help="the cardholder bypasses PIN entry")
     p.add_argument("--finger", default=None, help="finger id for simulated biometric entry")
     p.add_argument("--app", type=int, default=0, help="application index the cardholder picks")
+    p.add_argument("--card-timeout", type=float, default=15.0, help="seconds to wait for a card")
     p.add_argument("--force-online", action="store_true")
     p.add_argument(
         "--trust-test-keys",
@@ -164,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
                 oda_engine=oda_engine(simulated=test_keys),
                 cda_verifier=cda_verifier,
             )
-            transport = stack.enter_context(open_reader(reader, card, interface=interface))
+            transport = stack.enter_context(
+                open_reader(reader, card, interface=interface, timeout=args.card_timeout)
+            )
             request = PaymentRequest(amount, cur, kind, other, args.force_online)
             if interface == "contactless":
                 from terminal.contactless import tap_and_pay

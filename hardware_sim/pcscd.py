@@ -308,6 +308,7 @@ class PcscDaemon:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
             )
 
     def _start_private(self, timeout: float) -> None:
@@ -376,6 +377,21 @@ class PcscDaemon:
         except OSError:
             return "no log"
         return lines[-1] if lines else "no output"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM pcscd if the process that started it dies.
+
+    A test worker killed by a CI timeout must not leave a daemon holding the vpcd ports.
+    PR_SET_PDEATHSIG survives ``exec`` (unshare -> sh -> pcscd all exec in place).
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _sh_quote(text: str) -> str:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emv.apdu import ApduChannel, CommandApdu, get_data, select_by_name
 from emv.errors import CardRemovedError, CardTransportError
@@ -159,5 +163,46 @@ def test_contactless_interface_is_recorded_and_validated(pcsc_daemon: PcscDaemon
 
 
 def test_bench_function_moves_apdus(pcsc_daemon: PcscDaemon) -> None:
-    rate = bench_pcsc(20, daemon=pcsc_daemon, slot=1)
+    rate = bench_pcsc(20, daemon=pcsc_daemon, slot=0)
     assert rate > 0
+
+
+class _RecordingEcho(EchoCard):
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def process(self, apdu: bytes) -> bytes:
+        self.received.append(apdu)
+        return super().process(apdu)
+
+
+@pytest.fixture(scope="module")
+def echo_reader(pcsc_daemon: PcscDaemon) -> Iterator[tuple[PcscReader, _RecordingEcho]]:
+    """An echo card in slot 1 for the whole module (insertion costs ~0.3 s, not per example)."""
+    card = _RecordingEcho()
+    slot = VpcdSlot(pcsc_daemon, slot=1)
+    slot.insert(card)
+    reader = PcscReader(slot.reader)
+    try:
+        reader.wait_for_card(10)
+        yield reader, card
+    finally:
+        reader.close()
+        slot.remove()
+
+
+@given(
+    ins=st.integers(0, 0xFF).filter(lambda i: i & 0xF0 not in (0x60, 0x90)),
+    data=st.binary(min_size=0, max_size=255),
+    le=st.none() | st.integers(0, 0xFF),
+)
+@settings(max_examples=80, deadline=None)
+def test_any_short_apdu_crosses_pcscd_and_vpcd_unchanged(
+    echo_reader: tuple[PcscReader, _RecordingEcho], ins: int, data: bytes, le: int | None
+) -> None:
+    """Framing property: every short APDU reaches the card byte for byte, and back."""
+    reader, card = echo_reader
+    card.received.clear()
+    command = CommandApdu(0x80, ins, 0x01, 0x02, data, le).to_bytes()
+    assert reader.transmit(command) == data + b"\x90\x00"
+    assert card.received == [command]

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import socket
 import sqlite3
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from hardware_sim.host import HostConfig, HostSimulator, test_tls
 from hardware_sim.host.bench import EchoServer
 from hardware_sim.host.config import default_rules
+from hardware_sim.host.ledger import Ledger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--echo", action="store_true", help="bare echo server (bench baseline)")
     parser.add_argument("--ledger", default=":memory:", help="SQLite ledger file")
     parser.add_argument("--rules", default=None, help="issuer rules JSON (default: shipped)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="host processes sharing the port and ledger"
+    )
     args = parser.parse_args(argv)
     rules = default_rules()
     if args.rules:
@@ -41,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"host: --listen wants HOST:PORT, not '{args.listen}'.", file=sys.stderr)
         return 2
     tls = None if args.plain else test_tls()[0]
+    if args.workers > 1 and not args.echo:
+        config = HostConfig(host, int(port_text), tls, rules, ledger_path=args.ledger)
+        return _prefork(config, args.workers)
     server: HostSimulator | EchoServer
     if args.echo:
         server = EchoServer(host, int(port_text), tls)
@@ -64,6 +75,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     server.stop()
+    return 0
+
+
+def _worker(config: HostConfig, listener: socket.socket) -> None:
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    sim = HostSimulator(config)
+    sim.start(listener)
+    done.wait()
+    sim.stop()
+    os._exit(0)
+
+
+def _prefork(config: HostConfig, workers: int) -> int:
+    """Bind once, fork ``workers`` host processes that accept on the same socket and share
+    one SQLite ledger file (every request is one ``BEGIN IMMEDIATE`` transaction)."""
+    if config.ledger_path == ":memory:":
+        config.ledger_path = os.path.join(tempfile.mkdtemp(prefix="host-ledger-"), "ledger.db")
+    try:
+        listener = socket.create_server((config.host, config.port), backlog=1024)
+        Ledger(config.ledger_path).close()  # create the schema once, before the workers
+    except (OSError, sqlite3.Error) as exc:
+        print(f"host: cannot start ({exc}).", file=sys.stderr)
+        return 2
+    bound = listener.getsockname()
+    print(f"listening on {bound[0]}:{bound[1]}", flush=True)
+    children: list[int] = []
+    for number in range(workers):
+        pid = os.fork()
+        if pid == 0:  # worker
+            _worker(replace(config, worker=number), listener)
+        children.append(pid)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    for pid in children:
+        os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        os.waitpid(pid, 0)
     return 0
 
 

@@ -89,9 +89,9 @@ class BenchRow:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def _start_child(echo: bool, tls: bool) -> tuple[subprocess.Popen[str], int]:
+def _start_child(echo: bool, tls: bool, workers: int = 1) -> tuple[subprocess.Popen[str], int]:
     cmd = [sys.executable, "-m", "hardware_sim.host", "--listen", "127.0.0.1:0"]
-    cmd += ["--echo"] if echo else []
+    cmd += ["--echo"] if echo else ["--workers", str(workers)]
     cmd += [] if tls else ["--plain"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)  # noqa: S603
     assert proc.stdout is not None  # noqa: S101
@@ -163,7 +163,10 @@ def _drive(link: LinkConfig, batches: list[list[bytes]]) -> tuple[float, list[fl
 
 
 def run(
-    client_counts: Sequence[int] = (1, 16, 64), total: int = 2000, tls: bool = True
+    client_counts: Sequence[int] = (1, 16, 64),
+    total: int = 2000,
+    tls: bool = True,
+    workers: int = 1,
 ) -> list[BenchRow]:
     from hardware_sim.host import test_tls
 
@@ -173,7 +176,7 @@ def run(
         per_client = max(1, total // clients)
         batches = _messages(clients, per_client, run_no)
         for target, echo in (("echo", True), ("host", False)):
-            proc, port = _start_child(echo, tls)
+            proc, port = _start_child(echo, tls, workers)
             try:
                 link = LinkConfig(
                     "127.0.0.1",
@@ -223,13 +226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
     parser.add_argument("--requests", type=int, default=2000, help="requests per run")
     parser.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
+    parser.add_argument("--workers", type=int, default=1, help="host worker processes")
     args = parser.parse_args(argv)
     try:
         counts = [int(c) for c in args.clients.split(",") if c]
     except ValueError:
         print("bench: --clients wants numbers like 1,16,64.", file=sys.stderr)
         return 2
-    print(report(run(counts, args.requests, tls=not args.plain)))
+    print(report(run(counts, args.requests, tls=not args.plain, workers=args.workers)))
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,9 @@ class HostConfig:
     rules: dict[str, Any] = field(default_factory=default_rules)
     ledger_path: str = ":memory:"
     fault_delay_seconds: float = 2.0
+    worker: int = 0  # worker number when several processes share one ledger file
 
     def with_rules(self, **changes: Any) -> HostConfig:
         rules = dict(self.rules)
         rules.update(changes)
-        return HostConfig(
-            self.host, self.port, self.tls, rules, self.ledger_path, self.fault_delay_seconds
-        )
+        return replace(self, rules=rules)

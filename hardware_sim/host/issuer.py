@@ -21,6 +21,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -58,12 +59,27 @@ def reversal_target(doc: Mapping[str, str]) -> str:
     return f"{doc['41'].strip()}:{de90[4:10]}:{de90}"
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """Outcome of the stateless card checks; ``code`` None means "go on to the rules"."""
+
+    code: str | None
+    icc_mk: bytes | None = None
+    icc: dict[int, bytes] = field(default_factory=dict)
+    arqc: bytes | None = None
+
+
 class Issuer:
     """Processes one decoded request and returns the response document (or None)."""
 
     def __init__(
-        self, rules: dict[str, Any], ledger: Ledger, now: Callable[[], float] = time.time
+        self,
+        rules: dict[str, Any],
+        ledger: Ledger,
+        now: Callable[[], float] = time.time,
+        worker: int = 0,
     ) -> None:
+        self.worker = worker % 10
         self.rules = rules
         self.ledger = ledger
         self.now = now
@@ -73,11 +89,16 @@ class Issuer:
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, request: m.IsoDoc) -> bytes:
-        """Return the encoded response (replayed for a duplicate)."""
-        with self.ledger.lock:
-            mti = request["t"]
+        """Return the encoded response (replayed for a duplicate).
+
+        The card checks that need no ledger (ARQC, PIN) run first, outside the ledger
+        transaction, so several host workers can share one ledger file.
+        """
+        mti = request["t"]
+        checked = self._card_checks(request) if mti in ("0100", "0200") else None
+        with self.ledger.transaction():
             if mti in CARD_KINDS:
-                return self._card(request)
+                return self._card(request, checked)
             if mti == "0400" or mti == "0420":
                 return self._reversal(request)
             if mti == "0500":
@@ -90,7 +111,7 @@ class Issuer:
 
     # ------------------------------------------------------------------ card requests
 
-    def _card(self, req: m.IsoDoc) -> bytes:
+    def _card(self, req: m.IsoDoc, checked: _Checked | None) -> bytes:
         key = original_key(req)
         stored = self.ledger.stored_response(key)
         if stored is not None:
@@ -102,14 +123,14 @@ class Issuer:
         credit = pc in CREDIT_CODES
         mti = req["t"]
         extra: dict[str, str] = {}
-        if mti == "0220":
+        if mti == "0220" or checked is None:
             code, de55 = "00", None  # an advice reports a done deal: it cannot be declined
         else:
-            code, de55 = self._decide(req, pan, amount, pc)
+            code, de55 = self._decide(req, pan, amount, pc, checked)
         rrn = self._next_rrn()
         extra["de37"] = rrn
         if code == "00" and mti != "0220":
-            extra["de38"] = f"{next(self._auth) % 1_000_000:06d}"
+            extra["de38"] = f"{self.worker}{next(self._auth) % 100_000:05d}"
         if de55:
             extra["de55"] = de55.hex().upper()
         response = m.encode(m.response_to(req, code, **extra))
@@ -143,22 +164,24 @@ class Issuer:
         self._aml(txn_id, pan, masked, amount)
         return response
 
-    def _decide(self, req: m.IsoDoc, pan: str, amount: int, pc: str) -> tuple[str, bytes | None]:
-        if pc not in m.PROCESSING_CODES.values():
-            return "12", None
+    def _card_checks(self, req: m.IsoDoc) -> _Checked:
+        """Stateless checks: processing code, PAN, BIN, expiry, ARQC, online PIN."""
+        pan = req.get("2", "")
+        psn = req.get("23", "000")[-2:]
+        if req.get("3", "000000")[:2] not in m.PROCESSING_CODES.values():
+            return _Checked("12")
         if not pan or not luhn_ok(pan):
-            return "14", None
+            return _Checked("14")
         keys = issuer_for_pan(pan)
         if keys is None:
-            return "15", None
+            return _Checked("15")
         if pan in self.rules.get("blocked_pans", []):
-            return "05", None
+            return _Checked("05")
         if self._expired(req.get("14")):
-            return "54", None
+            return _Checked("54")
         icc = tlv.flatten(m.icc_data(req))
         arqc = icc.get(0x9F26)
         icc_mk: bytes | None = None
-        psn = req.get("23", "000")[-2:]
         if req.get("22", "")[:2] in ("05", "07") or arqc is not None:
             icc_mk = derive_icc_master_key_option_a(keys.imk_ac, pan, psn)
             try:
@@ -167,20 +190,29 @@ class Issuer:
                 ok = False
             if not ok:
                 log.info("ARQC verification failed for %s", m.mask_pan(pan))
-                return "05", None
-        code = self._rules_code(req, pan, amount, pc)
+                return _Checked("05")
+        if "52" in req and not self._pin_ok(req, pan):
+            return _Checked("55", icc_mk, icc, arqc)
+        return _Checked(None, icc_mk, icc, arqc)
+
+    def _decide(
+        self, req: m.IsoDoc, pan: str, amount: int, pc: str, checked: _Checked
+    ) -> tuple[str, bytes | None]:
+        if checked.icc_mk is None and checked.code is not None:
+            return checked.code, None  # refused before the ARQC: no ARPC
+        code = checked.code or self._rules_code(pan, amount, pc)
         de55 = None
+        icc_mk, icc, arqc = checked.icc_mk, checked.icc, checked.arqc
         if icc_mk is not None and arqc is not None:
             arc = code.encode("ascii")
             arpc = arpc_method_1(icc_mk, icc[0x9F36], arqc, arc)
             de55 = tlv.encode(0x91, arpc + arc)
             if code == "00":
+                psn = req.get("23", "000")[-2:]
                 de55 += self._scripts(pan, psn, icc[0x9F36], arqc)
         return code, de55
 
-    def _rules_code(self, req: m.IsoDoc, pan: str, amount: int, pc: str) -> str:
-        if "52" in req and not self._pin_ok(req, pan):
-            return "55"
+    def _rules_code(self, pan: str, amount: int, pc: str) -> str:
         suffix = self.rules.get("amount_suffix_codes", {}).get(f"{amount % 100:02d}")
         if suffix:
             return str(suffix)
@@ -272,7 +304,7 @@ class Issuer:
 
     def _next_rrn(self) -> str:
         today = datetime.fromtimestamp(self.now())
-        return f"{today.strftime('%y%j')}{next(self._rrn) % 10_000_000:07d}"
+        return f"{today.strftime('%y%j')}{self.worker}{next(self._rrn) % 1_000_000:06d}"
 
     # ------------------------------------------------------------------ reversals
 

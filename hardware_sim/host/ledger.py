@@ -7,10 +7,14 @@ never moves money twice.  Only masked PANs and a SHA-256 of the PAN are stored.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 SCHEMA = """
@@ -76,16 +80,40 @@ class Ledger:
     """Thread-safe SQLite ledger (``:memory:`` or a file path)."""
 
     def __init__(self, path: str = ":memory:") -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute(
-            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA foreign_keys=ON"
-        )
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock_file: int | None = None
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            # Workers of one host queue on a kernel lock instead of SQLite's sleeping retries.
+            self._lock_file = os.open(path + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
         self._db.executescript(SCHEMA)
         self.lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit for this thread and, on a shared file, for other host workers."""
+        with self.lock:
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if self._lock_file is not None:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self.lock:
             self._db.close()
+            if self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None
 
     # ----------------------------------------------------------------- accounts
 

@@ -47,7 +47,7 @@ class HostSimulator:
     def __init__(self, config: HostConfig | None = None) -> None:
         self.config = config or HostConfig()
         self.ledger = Ledger(self.config.ledger_path)
-        self.issuer = Issuer(self.config.rules, self.ledger)
+        self.issuer = Issuer(self.config.rules, self.ledger, worker=self.config.worker)
         self._faults: deque[str] = deque()
         self._fault_lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -63,11 +63,13 @@ class HostSimulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> tuple[str, int]:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.config.host, self.config.port))
-        listener.listen(256)
+    def start(self, listener: socket.socket | None = None) -> tuple[str, int]:
+        """Listen (or serve an already bound ``listener`` shared by pre-forked workers)."""
+        if listener is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.config.host, self.config.port))
+            listener.listen(256)
         listener.settimeout(0.1)
         self._listener = listener
         host, port = listener.getsockname()[:2]

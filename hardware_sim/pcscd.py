@@ -14,6 +14,10 @@ pcscd can run per machine.  Two modes are offered:
 * **system**: pcscd on the standard socket.  An already running pcscd is reused when it
   already offers our reader; otherwise :meth:`start` fails with one clear sentence.
 
+``private=None`` (auto) follows ``POS_PCSCD_PRIVATE=0/1`` when set, else uses private mode
+when possible.  The daemon gets SIGTERM if the thread that started it dies
+(``PR_SET_PDEATHSIG``), so start it from a thread that outlives it (normally the main one).
+
 Readers come from a ``reader.conf`` in a private folder passed with ``pcscd -f -c DIR``
 (``FRIENDLYNAME``, ``DEVICENAME /dev/null:0xPORT``, ``LIBPATH .../libifdvpcd.so``,
 ``CHANNELID 0xPORT``).  The vpcd driver opens two slots, ``NAME 00 00`` on TCP ``port``
@@ -38,6 +42,7 @@ VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
 SYSTEM_RUN_DIR = Path("/run/pcscd")
 SYSTEM_SOCKET = SYSTEM_RUN_DIR / "pcscd.comm"
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
+PRIVATE_ENV = "POS_PCSCD_PRIVATE"  # "0" forces system mode, "1" private mode (default: auto)
 DEFAULT_PORT = 0x9C40  # 40000: away from the packaged vpcd slots on 35963/35964
 PORT_RANGE = range(40000, 41000, 2)
 MINIMAL_T1_ATR = bytes.fromhex("3B80800101")
@@ -206,6 +211,8 @@ class PcscDaemon:
         if self._auto_port and self._port_lock is None:
             self.port, self._port_lock = reserve_port_pair()
         private = self.private
+        if private is None and os.environ.get(PRIVATE_ENV) in ("0", "1"):
+            private = os.environ[PRIVATE_ENV] == "1"
         if private is None:
             private = private_mode_possible()
         if private:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hardware_sim.pcscd import SYSTEM_SOCKET, PcscDaemon, PcscDaemonError
+from hardware_sim.pcscd import SYSTEM_SOCKET, PcscDaemon, PcscDaemonError, list_readers
 from terminal.readers.pcsc import resolve_reader_name
 from tests import pcsc_harness
 
@@ -104,8 +104,20 @@ def test_private_daemon_start_stop_leaves_no_process() -> None:
 def test_system_mode_reuses_our_pcscd_and_refuses_a_foreign_one(
     pcsc_daemon: PcscDaemon,
 ) -> None:
-    """In a throw-away mount namespace (fresh /run), so the machine's pcscd is untouched."""
-    assert pcsc_daemon.socket_path != SYSTEM_SOCKET, "session daemon should be private as root"
+    """In a throw-away mount namespace (fresh /run), so the machine's pcscd is untouched.
+
+    Where namespaces are not allowed (a container without CAP_SYS_ADMIN) the session daemon
+    itself runs in system mode, and the same two checks run against it in this process.
+    """
+    if pcsc_daemon.socket_path == SYSTEM_SOCKET:
+        again = PcscDaemon("POS Sim", pcsc_daemon.port, private=False)
+        again.start()
+        assert again.reused and again.pid is None
+        again.stop()
+        assert "POS Sim 00 00" in list_readers()
+        with pytest.raises(PcscDaemonError, match=r"^Another pcscd \(pid \d+\) is already"):
+            PcscDaemon("Other Sim", pcsc_daemon.port + 2, private=False).start()
+        return
     out = run_python(
         """
         import json
@@ -173,3 +185,28 @@ def test_reader_name_resolution(wanted: str | None, expected: str) -> None:
         "HID Global OMNIKEY 3x21 Smart Card Reader 02 00",
     ]
     assert resolve_reader_name(wanted, available) == expected
+
+
+def test_serve_forever_keeps_card_in_until_stopped(pcsc_daemon: PcscDaemon) -> None:
+    """What `pos sim card PROFILE --vpcd PORT` runs: insert, serve, remove on stop."""
+    import threading
+
+    from hardware_sim.pcscd import EchoCard, wait_card_presence
+    from hardware_sim.vpcd import VpcdCardConnector
+    from terminal.readers.pcsc import PcscReader
+
+    reader_name = pcsc_daemon.reader_names[0]
+    connector = VpcdCardConnector(EchoCard(), port=pcsc_daemon.slot_port(0))
+    stop = threading.Event()
+    server = threading.Thread(target=connector.serve_forever, args=(stop,), daemon=True)
+    server.start()
+    try:
+        wait_card_presence(reader_name, True, 15)
+        with PcscReader(reader_name) as reader:
+            reader.wait_for_card(10)
+            assert reader.transmit(bytes.fromhex("00EE000002CAFE")) == bytes.fromhex("CAFE9000")
+    finally:
+        stop.set()
+        server.join(timeout=10)
+    assert not server.is_alive()
+    wait_card_presence(reader_name, False, 15)

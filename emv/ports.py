@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class CardTransport(Protocol):
@@ -205,3 +205,51 @@ class OnlineUnavailable(Exception):
 class OnlineAuthoriser(Protocol):
     def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
         """Raise :class:`OnlineUnavailable` when no usable answer came back."""
+
+
+# --- biometric cardholder verification (EMV Book 3 v4.4 Annex C3 CVM codes 06-0F) -------
+
+
+class BiometricCaptureStatus(Enum):
+    CAPTURED = "captured"
+    CAPTURE_FAILED = "capture_failed"  # no usable sample (no finger, timeout, sensor error)
+    BYPASSED = "bypassed"  # the cardholder or cashier skipped this biometric subtype
+    TYPE_NOT_SUPPORTED = "type_not_supported"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class BiometricRequest:
+    """What the sensor needs to capture one sample for CVM ``cvm_code`` (06-0F)."""
+
+    cvm_code: int
+    online: bool
+    amount_minor: int
+    currency: str
+    attempt: int = 1
+    timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class BiometricCapture:
+    """A captured sample: a clear template for the ICC (offline), or sealed for the issuer.
+
+    ``sealed_for_issuer`` is the encrypted biometric data block; the kernel never sees an
+    online template in clear, just as it never sees an online PIN.
+    """
+
+    status: BiometricCaptureStatus
+    template: bytes = field(default=b"", repr=False)
+    sealed_for_issuer: bytes = field(default=b"", repr=False)
+    format_owner: int = 0
+
+
+@runtime_checkable
+class BiometricInterface(Protocol):
+    """Optionally implemented by the :class:`CardholderInterface` when a sensor is wired."""
+
+    def biometric_types(self) -> frozenset[int]:
+        """The biometric CVM codes (06-0F) the terminal can perform now."""
+
+    def capture_biometric(self, request: BiometricRequest) -> BiometricCapture:
+        """Capture one sample on the sensor."""

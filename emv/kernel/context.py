@@ -14,7 +14,6 @@ from emv.tvr import (
     CvmResults,
     TerminalVerificationResults,
     TransactionStatusInformation,
-    TvrBit,
 )
 
 
@@ -102,6 +101,7 @@ class TransactionContext:
     )
     icc_public_key: tuple[int, int] | None = None  # (modulus, exponent) after ODA
     icc_pin_key: tuple[int, int] | None = None  # ICC PIN encipherment key (9F2D..)
+    biometric_block: bytes = field(default=b"", repr=False)  # sealed for the issuer (CVM 09)
 
     # --- hooks filled by later steps ----------------------------------------------------
     def pin_encipherment_key(self) -> tuple[int, int] | None:
@@ -117,12 +117,17 @@ class TransactionContext:
             self.oda_engine(self, method)
 
     def biometric_supported(self, code: int) -> bool:
-        return False
+        """True when the cardholder port has a sensor for CVM ``code`` (emv.kernel.biometric)."""
+        from emv.kernel.biometric import biometric_supported
+
+        return biometric_supported(self, code)
 
     def perform_biometric(self, code: int, verification: object) -> CvmResult | None:
-        """No biometric port is wired: the biometric type is not supported (Book 3 C5)."""
-        self.tvr.set(TvrBit.BIOMETRIC_TYPE_NOT_SUPPORTED)
-        return None
+        """Book 3 v4.4 C3 biometric CVM; without a sensor: type not supported (C5)."""
+        from emv.kernel.biometric import perform_biometric
+
+        supported = getattr(verification, "supported", None)
+        return perform_biometric(self, code, bool(supported(code)) if supported else False)
 
     # --- data access ---------------------------------------------------------------
     def value(self, tag: int) -> bytes | None:

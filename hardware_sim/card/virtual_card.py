@@ -40,7 +40,7 @@ from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import dol, tlv
 from emv.errors import DolError, TlvError
 from hardware_sim import pki
-from hardware_sim.card import scripts
+from hardware_sim.card import biometric, scripts
 from hardware_sim.card.cvr import AAC, ARQC, TC, issuer_application_data
 from hardware_sim.card.fci import PSE_NAME, PSE_SFI, adf_fci, pse_fci, pse_record
 from hardware_sim.card.pin import parse_enciphered, parse_format2
@@ -173,6 +173,8 @@ class VirtualCard:
             (0x80, 0xA8): self._gpo,
             (0x80, 0xCA): self._get_data,
             (0x00, 0x20): self._verify,
+            (0x00, 0x21): lambda p1, p2, d: biometric.verify(self, 0x00, p1, p2, d),
+            (0x10, 0x21): lambda p1, p2, d: biometric.verify(self, 0x10, p1, p2, d),
             (0x00, 0x84): self._get_challenge,
             (0x00, 0x88): self._internal_authenticate,
             (0x00, 0x82): self._external_authenticate,

@@ -18,6 +18,7 @@ from terminal.config import load_settings
 from terminal.errors import UsageError
 from terminal.journal import Journal
 from terminal.money import currency, parse_amount
+from terminal.peripherals import wiring as peripherals
 from terminal.runtime import (
     journal_path,
     load_sim_card,
@@ -57,6 +58,7 @@ def register(sub: Any) -> None:
     p.add_argument("--unpredictable-number", default=None, help="8 hex digits")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", action="store_true", help="include every APDU in the JSON")
+    peripherals.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -154,7 +156,16 @@ def run(args: argparse.Namespace) -> int:
             authoriser = stack.enter_context(
                 open_authoriser(settings, address, plain_tcp=args.plain_tcp, clock=clock)
             )
+            cardholder, authoriser, settings = peripherals.attach(
+                args, stack, cardholder, authoriser, settings
+            )
             from terminal.oda import cda_verifier, oda_engine
+            from terminal.recovery import recover
+
+            if authoriser is not None:
+                report = recover(journal, authoriser)
+                if report.anything:
+                    print(f"pos: {report.sentence()}", file=sys.stderr)
 
             service = PaymentService(
                 settings,

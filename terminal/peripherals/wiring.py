@@ -1,0 +1,105 @@
+"""``--pinpad PORT`` and ``--fingerprint PORT`` for ``pos pay`` (and any other runner).
+
+:func:`add_arguments` adds the two options; :func:`attach` opens the devices (their closing
+joins the caller's ExitStack), signs on to the PIN pad, and returns the cardholder port and
+the authoriser to use.  PORT is a device path (``/dev/ttyUSB0``, ``/dev/serial0``) or any
+pyserial URL.  Without either option the caller's objects come back unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from dataclasses import replace
+from typing import Any
+
+from emv.ports import AuthorisationRequest, AuthorisationResponse, OnlineAuthoriser
+from terminal.peripherals.biometric_block import TAG_BIOMETRIC_DATA_BLOCK, default_issuer_sealer
+from terminal.peripherals.cardholder import DeviceCardholder
+
+
+def _print_device_errors(text: str) -> None:
+    """Tell the cashier at once when a peripheral fails mid-transaction (stderr)."""
+    if text.startswith("DEVICE_ERROR: "):
+        print(f"pos: {text.removeprefix('DEVICE_ERROR: ')}", file=sys.stderr)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pinpad", metavar="PORT", default=None, help="serial PIN pad")
+    parser.add_argument(
+        "--fingerprint", metavar="PORT", default=None, help="serial fingerprint sensor (R30x)"
+    )
+
+
+class BiometricBlockAuthoriser:
+    """Adds the sealed biometric data block (CVM 09) to DE 55 of the authorisation request.
+
+    The block is taken from the cardholder port once, so it is held no longer than the one
+    authorisation that needs it, and it is never journaled (the journal sees only the hash
+    of the PAN, see :class:`terminal.service.JournalingAuthoriser`).
+    """
+
+    def __init__(self, inner: OnlineAuthoriser, cardholder: DeviceCardholder) -> None:
+        self.inner = inner
+        self.cardholder = cardholder
+
+    def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
+        block = self.cardholder.take_biometric_block()
+        if block:
+            emv_data = dict(request.emv_data)
+            emv_data[TAG_BIOMETRIC_DATA_BLOCK] = block
+            request = replace(request, emv_data=emv_data)
+        return self.inner.authorise(request)
+
+    def __getattr__(self, name: str) -> Any:  # reverse_last, send_due_reversals, ...
+        return getattr(self.inner, name)
+
+
+def with_biometric_capability(settings: Any) -> Any:
+    """Terminal Capabilities 9F33 byte 2 b3 (biometric) set, as a fitted sensor implies."""
+    caps = bytearray(settings.emv.terminal_capabilities)
+    if caps[1] & 0x04:
+        return settings
+    caps[1] |= 0x04
+    return replace(settings, emv=replace(settings.emv, terminal_capabilities=bytes(caps)))
+
+
+def attach(
+    args: argparse.Namespace,
+    stack: contextlib.ExitStack,
+    cardholder: Any,
+    authoriser: Any,
+    settings: Any,
+) -> tuple[Any, Any, Any]:
+    """Open ``--pinpad`` / ``--fingerprint``; returns (cardholder, authoriser, settings)."""
+    pinpad_port = getattr(args, "pinpad", None)
+    sensor_port = getattr(args, "fingerprint", None)
+    if not pinpad_port and not sensor_port:
+        return cardholder, authoriser, settings
+    pinpad = None
+    sensor = None
+    if pinpad_port:
+        from terminal.peripherals.pinpad import SerialPinPad
+
+        pinpad = stack.enter_context(SerialPinPad.open(pinpad_port))
+        pinpad.sign_on()
+    if sensor_port:
+        from terminal.peripherals.fingerprint import FingerprintSensor
+
+        sensor = stack.enter_context(FingerprintSensor.open(sensor_port))
+        sensor.handshake()
+    device = DeviceCardholder(
+        pinpad=pinpad,
+        fingerprint=sensor,
+        biometric_sealer=default_issuer_sealer() if sensor is not None else None,
+        fallback_pin=getattr(cardholder, "_pin", None),
+        application_index=getattr(cardholder, "application_index", 0),
+        online_pin_encryptor=getattr(cardholder, "online_pin_encryptor", None),
+        on_message=getattr(cardholder, "on_message", None) or _print_device_errors,
+    )
+    if sensor is not None:
+        settings = with_biometric_capability(settings)
+        if authoriser is not None:
+            authoriser = BiometricBlockAuthoriser(authoriser, device)
+    return device, authoriser, settings

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 GENESIS = "0" * 64
-_DIGIT_RUN = re.compile(r"\d{13,19}")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -18,6 +18,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from emv.kernel.contact import CdaVerifier, ContactKernel, OdaEngine
@@ -99,6 +100,7 @@ class JournalingAuthoriser:
         self.journal.append(
             self.txn_id,
             "host_response",
+            reversal=self._reversal_message(),
             stan=response.stan,
             rrn=response.rrn,
             response_code=response.response_code,
@@ -106,6 +108,17 @@ class JournalingAuthoriser:
             host_approved=response.approved,
         )
         return response
+
+    def _reversal_message(self) -> dict[str, str] | None:
+        """The 0400 that would undo this approval; it carries no card data (DE 90 only)."""
+        last = getattr(self.inner, "last_request", None)
+        if not last:
+            return None
+        from acquirer_client.messages import reversal_request
+
+        now = getattr(self.inner, "clock", None)
+        when = now.now() if now is not None else datetime.now()
+        return dict(reversal_request(last, when))
 
 
 class PaymentService:

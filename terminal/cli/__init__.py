@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.sim",
     "terminal.cli.decode",
     "terminal.cli.bench",
+    "terminal.cli.journal",
     "terminal.cli.run",
 ]
 

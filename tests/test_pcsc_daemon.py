@@ -42,15 +42,17 @@ def test_no_pcscd_gives_empty_list_and_one_sentence(tmp_path: Path) -> None:
         """
         import json
         from emv.errors import CardTransportError
-        from terminal.readers.pcsc import PcscReader, list_pcsc_readers
+        from terminal.readers.pcsc import PcscReader, list_pcsc_readers, pcsc_reader_states
         readers = list_pcsc_readers()
+        states, states_reason = pcsc_reader_states()
         errors = []
         for name in (None, "POS Sim"):
             try:
                 PcscReader(name)
             except CardTransportError as exc:
                 errors.append(str(exc))
-        print(json.dumps({"readers": list(readers), "reason": readers.reason, "errors": errors}))
+        print(json.dumps({"readers": list(readers), "reason": readers.reason, "errors": errors,
+                          "states": states, "states_reason": states_reason}))
         """,
         env={"PCSCLITE_CSOCK_NAME": str(tmp_path / "no-daemon" / "pcscd.comm")},
     )
@@ -62,6 +64,7 @@ def test_no_pcscd_gives_empty_list_and_one_sentence(tmp_path: Path) -> None:
     )
     assert "0x8010001D" in out["reason"]  # SCARD_E_NO_SERVICE
     assert out["errors"][0] == out["reason"]
+    assert (out["states"], out["states_reason"]) == ([], out["reason"])
     assert "(Service not available, 0x8010001D)" in out["reason"]
     assert out["errors"][1] == out["reason"]  # unreachable pcscd wins over the name
 

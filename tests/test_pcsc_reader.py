@@ -12,7 +12,7 @@ from emv.apdu import ApduChannel, CommandApdu, get_data, select_by_name
 from emv.errors import CardRemovedError, CardTransportError
 from emv.tlv import decode_single
 from hardware_sim.pcscd import EchoCard, PcscDaemon, bench_pcsc, wait_card_presence
-from terminal.readers.pcsc import NoCardError, PcscReader, list_pcsc_readers
+from terminal.readers.pcsc import NoCardError, PcscReader, list_pcsc_readers, pcsc_reader_states
 from tests import pcsc_harness
 from tests.pcsc_harness import TINY_AID, TinyCard, VpcdSlot
 
@@ -28,6 +28,21 @@ def test_lists_both_vpcd_slots(pcsc_daemon: PcscDaemon) -> None:
     assert "POS Sim 00 00" in readers
     assert "POS Sim 00 01" in readers
     assert pcsc_daemon.reader_names == ["POS Sim 00 00", "POS Sim 00 01"]
+
+
+def test_reader_states_show_card_and_atr(vpcd_slot: VpcdSlot) -> None:
+    vpcd_slot.insert(TinyCard())
+    states, reason = pcsc_reader_states()
+    assert reason is None
+    by_name = {s.name: s for s in states}
+    assert by_name["POS Sim 00 00"].card_present is True
+    assert by_name["POS Sim 00 00"].atr == bytes.fromhex("3B80800101")
+    assert by_name["POS Sim 00 01"].card_present is False
+    assert by_name["POS Sim 00 01"].atr == b""
+    with PcscReader("POS Sim 00 00") as reader:
+        reader.wait_for_card(10)
+        states, _ = pcsc_reader_states()
+        assert {s.name: s for s in states}["POS Sim 00 00"].in_use is True
 
 
 def test_wait_for_card_returns_atr_and_powers_card(vpcd_slot: VpcdSlot) -> None:

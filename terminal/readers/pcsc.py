@@ -24,6 +24,7 @@ variable (read by libpcsclite once per process).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from smartcard import scard
@@ -97,6 +98,46 @@ def list_pcsc_readers() -> ReaderList:
         if hresult != scard.SCARD_S_SUCCESS:
             return ReaderList(reason=f"pcscd could not list its readers ({_message(hresult)}).")
         return ReaderList([str(n) for n in names])
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """One reader as ``pos readers`` shows it."""
+
+    name: str
+    card_present: bool
+    atr: bytes = b""
+    in_use: bool = False  # another program holds the card exclusively
+
+
+def pcsc_reader_states() -> tuple[list[ReaderState], str | None]:
+    """Every reader with its card status, or ``([], reason)`` when pcscd is unreachable."""
+    names = list_pcsc_readers()
+    if not names:
+        return [], names.reason
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return [], _no_service_sentence(hresult)
+    try:
+        hresult, states = scard.SCardGetStatusChange(
+            context, 0, [(name, scard.SCARD_STATE_UNAWARE) for name in names]
+        )
+        if hresult != scard.SCARD_S_SUCCESS:
+            return [], f"pcscd could not report its readers ({_message(hresult)})."
+        out = []
+        for name, event_state, atr in states:
+            present = bool(event_state & scard.SCARD_STATE_PRESENT)
+            out.append(
+                ReaderState(
+                    name=str(name),
+                    card_present=present,
+                    atr=bytes(atr) if present else b"",
+                    in_use=bool(event_state & scard.SCARD_STATE_EXCLUSIVE),
+                )
+            )
+        return out, None
     finally:
         scard.SCardReleaseContext(context)
 

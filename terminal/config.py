@@ -31,6 +31,9 @@ from typing import Any
 
 from emv import tags as tag_dictionary
 from emv.config import AidConfig, TerminalConfig, default_aids
+from emv.contactless.config import ConfigError as ContactlessConfigError
+from emv.contactless.config import ContactlessConfig
+from emv.contactless.config import parse_config as parse_contactless
 from terminal.errors import ConfigError
 from terminal.money import Currency, currency
 
@@ -51,6 +54,7 @@ class Settings:
     host: HostSettings = field(default_factory=HostSettings)
     journal_path: str | None = None
     source: str = "built-in defaults"
+    contactless: ContactlessConfig | None = None  # None: the packaged default
 
 
 def _hex(key: str, length: int | None = None) -> Callable[[Any], bytes]:
@@ -177,7 +181,7 @@ def _percent(name: str, value: int) -> None:
 
 
 def build_settings(raw: dict[str, Any], source: str) -> Settings:
-    known = {"terminal", "aid", "host", "journal", "tags"}
+    known = {"terminal", "aid", "host", "journal", "tags", "contactless"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -234,7 +238,15 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
     journal = raw.get("journal", {})
     if not isinstance(journal, dict) or set(journal) - {"path"}:
         raise ConfigError("config section 'journal' accepts only 'path'")
-    return Settings(emv, cur, host, journal.get("path"), source)
+    contactless = None
+    if "contactless" in raw:
+        try:
+            contactless = parse_contactless(raw["contactless"])
+        except ContactlessConfigError as exc:
+            raise ConfigError(f"config error: {exc}") from None
+        except (TypeError, AttributeError):
+            raise ConfigError("config section 'contactless' is not shaped as documented") from None
+    return Settings(emv, cur, host, journal.get("path"), source, contactless)
 
 
 def load_settings(path: str | None) -> Settings:

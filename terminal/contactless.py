@@ -78,7 +78,12 @@ def tap_and_pay(
 
     trace: list[Exchange] = []
     entry_point = EntryPoint(
-        default_config(), capks, service.clock, service.random, revocation, on_ui=on_ui
+        service.settings.contactless or default_config(),
+        capks,
+        service.clock,
+        service.random,
+        revocation,
+        on_ui=on_ui,
     )
     started = time.perf_counter()
     txn = Transaction(

@@ -6,9 +6,8 @@ so it comes from ``cryptography.hazmat.decrepit``.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 BLOCK = 8
 

@@ -11,10 +11,10 @@ import json
 import pytest
 
 from hardware_sim.card import load_card
+from terminal.cli import main
 from tests import pcsc_harness
 from tests.pcsc_harness import VpcdSlot
 from tests.test_kernel_profiles import EXPECTED
-from terminal.cli import main
 
 pcsc_daemon = pcsc_harness.pcsc_daemon
 vpcd_slot = pcsc_harness.vpcd_slot

@@ -3,7 +3,7 @@
 pcsc-lite has one fixed daemon socket, ``/run/pcscd/pcscd.comm``, so normally only one
 pcscd can run per machine.  Two modes are offered:
 
-* **private** (default when running as root and ``unshare`` works): pcscd runs in its own
+* **private** (default when root may ``unshare`` a mount namespace): pcscd runs in its own
   mount namespace where a temporary folder is bind-mounted over ``/run``.  Its socket is
   then an ordinary file in that folder, which clients reach by setting the environment
   variable ``PCSCLITE_CSOCK_NAME`` (read by libpcsclite, pcsc-lite ``winscard_msg.c``).
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import shutil
 import signal
@@ -59,9 +60,32 @@ def private_socket_path() -> Path:
     )
 
 
+@functools.cache
 def private_mode_possible() -> bool:
-    """Root, ``unshare`` and ``pcscd`` present (the real test is starting the daemon)."""
-    return os.geteuid() == 0 and shutil.which("unshare") is not None
+    """Can this process start pcscd in its own mount namespace (root + ``unshare`` + mount)?
+
+    Probed with a throw-away ``unshare`` before any PC/SC call: libpcsclite fixes its socket
+    path at the first call, so falling back after a failed private start would be too late.
+    """
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(  # noqa: S603 - fixed argv
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "mount",
+            "--bind",
+            tempfile.gettempdir(),
+            "/run",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    return probe.returncode == 0
 
 
 def free_port_pair(ports: range = PORT_RANGE) -> int:
@@ -160,6 +184,8 @@ class PcscDaemon:
         log_apdus: bool = False,
         pcscd: str = "pcscd",
     ) -> None:
+        if not reader_name or not reader_name.isprintable() or '"' in reader_name:
+            raise ValueError(f"reader name {reader_name!r} must be printable, without quotes")
         if port != 0 and not 1024 <= port <= 0xFFFE:
             raise ValueError(f"vpcd port {port} is outside 1024-65534 (0 picks a free pair)")
         self._auto_port = port == 0
@@ -216,13 +242,9 @@ class PcscDaemon:
         if private is None:
             private = private_mode_possible()
         if private:
-            try:
-                self._start_private(timeout)
-                return
-            except PcscDaemonError:
-                if self.private:  # explicitly asked for: do not fall back
-                    raise
-        self._start_system(timeout)
+            self._start_private(timeout)
+        else:
+            self._start_system(timeout)
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM, wait; SIGKILL if it hangs; return only when the PID is gone."""

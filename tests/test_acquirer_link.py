@@ -18,7 +18,11 @@ from hardware_sim.host import HostConfig, embedded_host, test_tls
 from hardware_sim.host.testcards import luhn_complete, online_request
 
 TERMINAL = m.TerminalIdentity("TERM0001", "MERCHANT000001", "123456")
-FAST = {"connect_timeout": 2.0, "read_timeout": 0.4, "overall_timeout": 1.0}
+FAST = {
+    "connect_timeout": 5.0,
+    "read_timeout": 1.5,
+    "overall_timeout": 2.0,
+}  # margin for a loaded CI
 
 
 def _client(link: LinkConfig, start: int = 1) -> AcquirerClient:
@@ -99,7 +103,7 @@ def test_unreachable_host_is_unavailable_without_reversal() -> None:
     "fault", ["delay", "drop_before", "drop_after", "garble", "late_after_reversal"]
 )
 def test_fault_ends_with_ledger_and_reversal_queue_agreeing(fault: str) -> None:
-    config = HostConfig(fault_delay_seconds=1.0)
+    config = HostConfig(fault_delay_seconds=3.0)
     with embedded_host(config=config, **FAST) as (sim, link), _client(link) as client:
         sim.inject(fault)
         with pytest.raises(OnlineUnavailable):

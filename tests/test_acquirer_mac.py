@@ -54,7 +54,7 @@ def test_maced_approval_and_reversal() -> None:
 
 
 def test_wrong_mac_key_moves_no_money() -> None:
-    with embedded_host(read_timeout=0.5, overall_timeout=1.0) as (sim, link):
+    with embedded_host(read_timeout=3.0, overall_timeout=5.0) as (sim, link):
         client = AcquirerClient(link, TERMINAL, counter_stan_source(), mac_key=bytes(16))
         with pytest.raises(OnlineUnavailable, match="MAC"):
             client.authorise(online_request())

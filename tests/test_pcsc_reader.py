@@ -82,6 +82,19 @@ def test_61xx_fetched_with_get_response(vpcd_slot: VpcdSlot) -> None:
         assert channel.trace[0].response == bytes.fromhex("6105")
 
 
+def test_t0_only_card_negotiates_t0_and_keeps_the_61xx_flow(vpcd_slot: VpcdSlot) -> None:
+    """ATR without TD1 means T=0 only (ISO/IEC 7816-3 8.2.3); SCardConnect(T0|T1) picks T=0."""
+    t0_atr = bytes.fromhex("3B6500002063CB6600")
+    vpcd_slot.insert(TinyCard(atr=t0_atr))
+    with PcscReader("POS Sim 00 00") as reader:
+        assert reader.wait_for_card(10) == t0_atr
+        assert reader.protocol_name == "T=0"
+        channel = ApduChannel(reader)
+        response = channel.send(get_data(0x9F36))
+        assert (response.data, response.sw) == (bytes.fromhex("9F3602002A"), 0x9000)
+        assert [e.command.hex().upper() for e in channel.trace] == ["80CA9F3600", "00C0000005"]
+
+
 def test_6cxx_reissued_with_exact_le(vpcd_slot: VpcdSlot) -> None:
     vpcd_slot.insert(TinyCard())
     with PcscReader("POS Sim 00 00") as reader:

@@ -139,3 +139,14 @@ def test_sim_cards_lists_profiles(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "sim", "cards", "--json")
     names = {row["name"] for row in json.loads(out)}
     assert {"visa_credit", "mc_debit", "two_apps", "pin_blocked"} <= names
+
+
+def test_card_info_reads_without_paying(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "card", "info", "--card", "pin_blocked", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["pan_masked"].endswith(info["pan_masked"][-4:]) and "*" in info["pan_masked"]
+    assert info["pin_try_counter"] == 0
+    assert info["cvm_list"][0].startswith("Enciphered PIN verified by ICC")
+    code, out, _ = run(capsys, "card", "info")
+    assert "PIN tries left: 3" in out and "4761739001010119" not in out

@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.decode",
     "terminal.cli.bench",
     "terminal.cli.journal",
+    "terminal.cli.card",
     "terminal.cli.run",
 ]
 

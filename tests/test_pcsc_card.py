@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from emv import dol
@@ -77,3 +79,40 @@ def test_profile_fault_remove_at_apdu_pulls_the_card(vpcd_slot: VpcdSlot) -> Non
         assert channel.send(select_by_name(VISA_AID)).sw == 0x9000
         with pytest.raises(CardRemovedError):
             channel.send(read_record(1, 1))
+
+
+@pytest.mark.slow
+def test_pos_pay_through_pcscd_is_approved(vpcd_slot: VpcdSlot, tmp_path: Path) -> None:
+    """The whole terminal (`pos pay --reader pcsc:NAME`) against visa_credit behind vpcd."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    vpcd_slot.insert(load_card("visa_credit"))
+    env = dict(os.environ, POS_DATA_DIR=str(tmp_path), **vpcd_slot.daemon.client_env())
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [
+            sys.executable,
+            "-m",
+            "terminal",
+            "pay",
+            "12.34",
+            "--reader",
+            "pcsc:POS Sim 00 00",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "approved"
+    assert result["interface"] == "contact"
+    assert result["aid"] == "A0000000031010"
+    assert result["pan_masked"] == "476173******0119"
+    assert result["amount"] == 1234
+    assert result["apdu_count"] >= 6
+    assert "4761739001010119" not in done.stdout + done.stderr

@@ -238,6 +238,8 @@ def card_request(
         doc["54"] = f"0040{request.currency_numeric:03d}D{request.other_amount_minor:012d}"
     if request.emv_data:
         doc["55"] = icc_data_field(request.emv_data)
+    if request.biometric_block and mti != "0220":  # never parked in the advice queue
+        doc["62"] = request.biometric_block.hex().upper()
     return doc
 
 

@@ -67,6 +67,7 @@ SPEC: dict[str, dict[str, Any]] = {
     "54": _var(3, 120, "Additional Amounts"),
     "55": _var(3, 255, "ICC System Related Data (BER-TLV)", "b"),
     "60": _var(3, 999, "Reserved Private (batch number)"),
+    "62": _var(3, 999, "Reserved Private (sealed biometric data block, finger CVM 09)", "b"),
     "64": _fixed(8, "Message Authentication Code", "b"),
     "66": _fixed(1, "Settlement Code"),
     "70": _fixed(3, "Network Management Information Code"),

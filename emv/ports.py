@@ -175,6 +175,7 @@ class AuthorisationRequest:
     pos_entry_mode: str
     online_pin: OnlinePin | None = None
     track2_equivalent: bytes | None = field(default=None, repr=False)
+    biometric_block: bytes | None = field(default=None, repr=False)  # sealed for the issuer
 
 
 @dataclass(frozen=True)

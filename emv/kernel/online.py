@@ -53,6 +53,7 @@ def authorisation_request(ctx: TransactionContext) -> AuthorisationRequest:
         pos_entry_mode=pos_entry_mode(ctx),
         online_pin=ctx.online_pin,
         track2_equivalent=ctx.card_data.get(0x57),
+        biometric_block=ctx.biometric_block or None,
     )
 
 

@@ -68,7 +68,7 @@ def verify(card: Any, cla: int, p1: int, p2: int, data: bytes) -> bytes:
     if cla & 0x10:
         return _sw(0x9000)
     message, st.chain = bytes(st.chain), bytearray()
-    app = card._current_app()
+    app = card.current_application()
     pan = app.profile.pan if app is not None else ""
     finger = lib.enrolled_finger(pan) if app is not None else None
     if finger is None or not _has_offline_biometric_cvm(app):

@@ -1,7 +1,7 @@
 """Issuer side of the online finger CVM (09): open the biometric data block and match it.
 
-The block (layout in ``terminal/peripherals/biometric_block.py``) arrives in DE 55 under tag
-``DF8E01``: version ``01`` || key id || ephemeral P-256 point (65) || nonce (12) ||
+The block (layout in ``terminal/peripherals/biometric_block.py``) arrives in ISO 8583 DE 62
+(private use, LLLVAR binary; DE 55 is capped at 255 bytes and a template is 512): version ``01`` || key id || ephemeral P-256 point (65) || nonce (12) ||
 AES-128-GCM ciphertext + tag, the key from ECDH with the issuer's TEST-ONLY biometric key
 and HKDF-SHA256.  The plaintext ``7F2E { 81 template }`` is matched against the finger
 enrolled for the PAN in the test library; the template is dropped as soon as it is scored
@@ -26,7 +26,6 @@ from hardware_sim import fingerprint_library as lib
 
 log = logging.getLogger(__name__)
 
-TAG_BIOMETRIC_DATA_BLOCK = 0xDF8E01
 INFO = b"pos-bdb-v1"
 HEADER = 2 + 65
 
@@ -61,11 +60,12 @@ def open_block(block: bytes) -> bytes | None:
         return None
 
 
-def verdict(icc: dict[int, bytes], pan: str) -> bool | None:
-    """None when no biometric block came; else True only for an enrolled, matching finger."""
-    block = icc.get(TAG_BIOMETRIC_DATA_BLOCK)
-    if block is None:
-        return None
+def verified(block_hex: str, pan: str) -> bool:
+    """DE 62: True only when the block opens and holds the finger enrolled for the PAN."""
+    try:
+        block = bytes.fromhex(block_hex)
+    except ValueError:
+        return False
     template = open_block(block)
     finger = lib.enrolled_finger(pan)
     if template is None or finger is None:

@@ -30,6 +30,7 @@ from crypto import des, dukpt_aes, dukpt_tdes, pinblock
 from crypto.emv_cryptogram import application_cryptogram, arpc_method_1
 from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import tlv
+from hardware_sim.host import biometric
 from hardware_sim.host.ledger import Ledger, pan_hash
 from hardware_sim.test_keys import issuer_for_pan
 
@@ -193,6 +194,8 @@ class Issuer:
                 return _Checked("05")
         if "52" in req and not self._pin_ok(req, pan):
             return _Checked("55", icc_mk, icc, arqc)
+        if "62" in req and not biometric.verified(req["62"], pan):
+            return _Checked(str(self.rules.get("biometric_decline_code", "05")), icc_mk, icc, arqc)
         return _Checked(None, icc_mk, icc, arqc)
 
     def _decide(

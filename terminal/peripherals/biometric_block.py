@@ -9,8 +9,9 @@ Hybrid encryption, so only the issuer can read the template:
   7816-11 biometric data template, the same object the ICC gets offline), the header as AAD.
 
 Block layout: ``01`` (version) || key id (1) || ephemeral point (65) || nonce (12) ||
-ciphertext || tag (16).  It travels in DE 55 under the proprietary tag ``DF8E01`` (EMV leaves
-the online biometric message format to the payment system).  The template exists in clear
+ciphertext || tag (16).  The kernel puts it in ``AuthorisationRequest.biometric_block``, and
+the acquirer client sends it in ISO 8583 DE 62 (private use; EMV leaves the online biometric
+message to the payment system, and DE 55 is capped at 255 bytes).  The template exists in clear
 only inside :func:`seal_template`'s call.
 """
 
@@ -29,7 +30,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from emv import tlv
 
 VERSION = 0x01
-TAG_BIOMETRIC_DATA_BLOCK = 0xDF8E01
 INFO = b"pos-bdb-v1"
 
 

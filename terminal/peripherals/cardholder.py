@@ -34,6 +34,7 @@ class DeviceCardholder(ScriptedCardholder):
         biometric_sealer: Callable[[bytes], bytes] | None = None,
         fallback_pin: str | None = None,
         pin_timeout_s: int = 30,
+        capture_timeout_s: float | None = None,
         application_index: int = 0,
         online_pin_encryptor: Any | None = None,
         on_message: Callable[[str], None] | None = None,
@@ -48,13 +49,8 @@ class DeviceCardholder(ScriptedCardholder):
         self.fingerprint = fingerprint
         self.biometric_sealer = biometric_sealer
         self.pin_timeout_s = pin_timeout_s
+        self.capture_timeout_s = capture_timeout_s
         self.device_errors: list[str] = []
-        self._biometric_block = b""
-
-    def take_biometric_block(self) -> bytes:
-        """The sealed block for the next authorisation, handed over once then forgotten."""
-        block, self._biometric_block = self._biometric_block, b""
-        return block
 
     def _device_failed(self, exc: PeripheralError) -> None:
         self.device_errors.append(str(exc))
@@ -84,7 +80,8 @@ class DeviceCardholder(ScriptedCardholder):
         if self.fingerprint is None or request.cvm_code not in self.biometric_types():
             return BiometricCapture(BiometricCaptureStatus.TYPE_NOT_SUPPORTED)
         try:
-            template = self.fingerprint.capture_template(timeout_s=request.timeout_s)
+            timeout = min(request.timeout_s, self.capture_timeout_s or request.timeout_s)
+            template = self.fingerprint.capture_template(timeout_s=timeout)
         except PeripheralError as exc:
             self._device_failed(exc)
             return BiometricCapture(BiometricCaptureStatus.CAPTURE_FAILED)
@@ -93,7 +90,6 @@ class DeviceCardholder(ScriptedCardholder):
         if request.online and self.biometric_sealer is not None:
             sealed = self.biometric_sealer(template)
             template = b""  # the clear template is not kept once sealed for the issuer
-            self._biometric_block = sealed
             return BiometricCapture(
                 BiometricCaptureStatus.CAPTURED, sealed_for_issuer=sealed, format_owner=0x0000
             )

@@ -14,8 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from emv.ports import AuthorisationRequest, AuthorisationResponse, OnlineAuthoriser
-from terminal.peripherals.biometric_block import TAG_BIOMETRIC_DATA_BLOCK, default_issuer_sealer
+from terminal.peripherals.biometric_block import default_issuer_sealer
 from terminal.peripherals.cardholder import DeviceCardholder
 
 
@@ -30,30 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fingerprint", metavar="PORT", default=None, help="serial fingerprint sensor (R30x)"
     )
-
-
-class BiometricBlockAuthoriser:
-    """Adds the sealed biometric data block (CVM 09) to DE 55 of the authorisation request.
-
-    The block is taken from the cardholder port once, so it is held no longer than the one
-    authorisation that needs it, and it is never journaled (the journal sees only the hash
-    of the PAN, see :class:`terminal.service.JournalingAuthoriser`).
-    """
-
-    def __init__(self, inner: OnlineAuthoriser, cardholder: DeviceCardholder) -> None:
-        self.inner = inner
-        self.cardholder = cardholder
-
-    def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
-        block = self.cardholder.take_biometric_block()
-        if block:
-            emv_data = dict(request.emv_data)
-            emv_data[TAG_BIOMETRIC_DATA_BLOCK] = block
-            request = replace(request, emv_data=emv_data)
-        return self.inner.authorise(request)
-
-    def __getattr__(self, name: str) -> Any:  # reverse_last, send_due_reversals, ...
-        return getattr(self.inner, name)
 
 
 def with_biometric_capability(settings: Any) -> Any:
@@ -100,6 +75,4 @@ def attach(
     )
     if sensor is not None:
         settings = with_biometric_capability(settings)
-        if authoriser is not None:
-            authoriser = BiometricBlockAuthoriser(authoriser, device)
     return device, authoriser, settings

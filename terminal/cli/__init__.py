@@ -21,6 +21,9 @@ from terminal.errors import UsageError, UserFacingError
 COMMAND_MODULES: list[str] = [
     "terminal.cli.pay",
     "terminal.cli.sim",
+    "terminal.cli.sim_devices",
+    "terminal.cli.readers",
+    "terminal.cli.doctor",
     "terminal.cli.decode",
     "terminal.cli.bench",
     "terminal.cli.journal",

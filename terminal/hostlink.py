@@ -9,8 +9,10 @@ from pathlib import Path
 
 from acquirer_client.client import AcquirerClient
 from acquirer_client.messages import TerminalIdentity
+from acquirer_client.saf import SafStore
 from emv.ports import Clock
 from terminal.config import Settings
+from terminal.datakey import load_or_create
 from terminal.errors import UsageError
 from terminal.runtime import data_dir
 
@@ -52,14 +54,9 @@ class StanAllocator:
         return self._next()
 
 
-def _reversal_store(base: Path):  # type: ignore[no-untyped-def]
-    try:
-        from acquirer_client.saf import SafStore
-    except ImportError:  # pragma: no cover - durable store not available
-        from acquirer_client.client import MemoryReversalStore
-
-        return MemoryReversalStore()
-    return SafStore(base / "saf.sqlite")
+def _reversal_store(base: Path) -> SafStore:
+    """Durable reversal and advice queue; advices are sealed under the data key."""
+    return SafStore(base / "saf.sqlite", data_key=load_or_create(base / "keys" / "data.key"))
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -91,8 +88,9 @@ def open_authoriser(
         from hardware_sim.host import embedded_host
 
         with embedded_host(tls=tls, **timeouts) as (_sim, link):
+            store = _reversal_store(base)
             client = AcquirerClient(
-                link, identity, stan, clock=clock, reversals=_reversal_store(base)
+                link, identity, stan, clock=clock, reversals=store, advices=store
             )
             try:
                 yield client
@@ -108,7 +106,8 @@ def open_authoriser(
 
         terminal_tls = test_tls()[1]  # TEST-ONLY material: real deployments configure their own
     link = LinkConfig(host, port, tls=terminal_tls, plain_tcp=not tls, **timeouts)
-    client = AcquirerClient(link, identity, stan, clock=clock, reversals=_reversal_store(base))
+    store = _reversal_store(base)
+    client = AcquirerClient(link, identity, stan, clock=clock, reversals=store, advices=store)
     try:
         yield client
     finally:

@@ -125,10 +125,17 @@ def recover(journal: Journal, client: Any) -> RecoveryReport:
         else:
             journal.append(txn_id, "reversal_acknowledged")
             report.reversals_acknowledged.append(txn_id)
-    send_advices = getattr(client, "send_due_advices", None)
-    if callable(send_advices):
-        before = len(store.advices()) if hasattr(store, "advices") else 0
-        send_advices()
-        after = len(store.advices()) if hasattr(store, "advices") else 0
-        report.advices_sent = max(before - after, 0)
+    queue = getattr(client, "advices", None)
+    pending_advices = {
+        e.data.get("advice_key"): e.txn_id
+        for e in journal.entries()
+        if "advice_queued" in e.kinds and "advice_sent" not in e.kinds
+    }
+    if queue is not None and pending_advices:
+        client.send_advices()
+        left = {key for key, _ in queue.advices()}
+        for key, txn_id in pending_advices.items():
+            if key not in left:
+                journal.append(txn_id, "advice_sent")
+                report.advices_sent += 1
     return report

@@ -78,6 +78,7 @@ class JournalingAuthoriser:
         self.journal = journal
         self.txn_id = txn_id
         self.stan = ""
+        self.not_sent = False
 
     def authorise(self, request: AuthorisationRequest) -> AuthorisationResponse:
         allocator = getattr(self.inner, "stan_source", None)
@@ -94,7 +95,12 @@ class JournalingAuthoriser:
         try:
             response = self.inner.authorise(request)
         except OnlineUnavailable as exc:
-            self.journal.append(self.txn_id, "host_unreachable", error=str(exc)[:200])
+            from acquirer_client.client import HostUnreachable
+
+            self.not_sent = isinstance(exc, HostUnreachable)
+            self.journal.append(
+                self.txn_id, "host_unreachable", error=str(exc)[:200], sent=not self.not_sent
+            )
             raise
         self.stan = response.stan
         self.journal.append(
@@ -177,6 +183,12 @@ class PaymentService:
             oda_engine=self.oda_engine,
             cda_verifier=self.cda_verifier,
         )
+        force_online = request.force_online
+        can_offline = getattr(self.authoriser, "can_approve_offline", None)
+        if callable(can_offline) and not can_offline(
+            request.amount_minor, request.currency.numeric
+        ):
+            force_online = True  # the store-and-forward queue is full: no offline approvals
         params = TransactionParameters(
             amount_minor=request.amount_minor,
             currency_numeric=request.currency.numeric,
@@ -184,7 +196,7 @@ class PaymentService:
             other_amount_minor=request.other_amount_minor,
             transaction_type=request.transaction_type,
             sequence_counter=sequence_counter,
-            force_online=request.force_online,
+            force_online=force_online,
             currency_alpha=request.currency.alpha,
         )
         started = time.perf_counter()
@@ -211,9 +223,30 @@ class PaymentService:
             auth_code=result.host_response.auth_code if result.host_response else "",
             response_code=result.host_response.response_code if result.host_response else "",
         )
-        if result.needs_reversal or (result.online_attempted and result.unable_to_go_online):
+        lost = result.online_attempted and result.unable_to_go_online
+        if result.needs_reversal or (lost and not (authoriser and authoriser.not_sent)):
             outcome.reversal = self.reverse(txn_id, result)
+        offline = not result.online_attempted or result.unable_to_go_online
+        if result.approved and offline and result.authorisation_request:
+            outcome.extra["advice"] = self.queue_advice(txn_id, result)
         return outcome
+
+    def queue_advice(self, txn_id: str, result: TransactionResult) -> str:
+        """Offline approval: the 0220 advice is queued durably, then sent when possible."""
+        client = self.authoriser
+        queue = getattr(client, "queue_advice", None)
+        if client is None or not callable(queue) or result.authorisation_request is None:
+            return ""
+        key = queue(result.authorisation_request)
+        self.journal.append(txn_id, "advice_queued", advice_key=key)
+        try:
+            left = client.send_advices()  # type: ignore[attr-defined]
+        except OnlineUnavailable:
+            left = 1
+        if left == 0:
+            self.journal.append(txn_id, "advice_sent")
+            return "sent"
+        return "queued" if key else ""
 
     def reverse(self, txn_id: str, result: TransactionResult) -> str:
         """Reverse a host approval the card did not complete, or an unanswered request."""

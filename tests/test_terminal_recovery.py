@@ -18,6 +18,7 @@ from hardware_sim.host import HostSimulator, embedded_host
 from hardware_sim.reader import InProcessReader
 from terminal.cardholder import ScriptedCardholder
 from terminal.config import load_settings
+from terminal.datakey import load_or_create
 from terminal.hostlink import StanAllocator
 from terminal.journal import Journal
 from terminal.money import currency
@@ -62,7 +63,9 @@ def make_client(link: object, base: Path) -> AcquirerClient:
         identity,
         StanAllocator(base / "stan"),
         clock=FixedClock(WHEN),
-        reversals=SafStore(base / "saf.sqlite"),
+        reversals=SafStore(
+            base / "saf.sqlite", data_key=load_or_create(base / "keys" / "data.key")
+        ),
     )
 
 
@@ -190,3 +193,59 @@ def test_approved_sale_matches_the_ledger(
         total += amount
     approved = sum(e.data["amount"] for e in journal.entries() if e.status == "approved")
     assert approved == total == sim.ledger.net_charged()
+
+
+def offline_service(journal: Journal, client: AcquirerClient) -> PaymentService:
+    from dataclasses import replace
+
+    from emv.config import AidConfig
+
+    settings = load_settings(None)
+    visa = AidConfig(
+        bytes.fromhex("A0000000031010"), "VISA", application_version=b"\x00\x96", floor_limit=5000
+    )
+    settings = replace(settings, emv=replace(settings.emv, aids=(visa,)))
+    return PaymentService(
+        settings,
+        journal,
+        client,
+        clock=FixedClock(WHEN),
+        random=DeterministicRandom(bytes.fromhex("1A2B3C4D")),
+        oda_engine=oda_engine(simulated=True),
+        cda_verifier=cda_verifier,
+    )
+
+
+def test_offline_approval_reaches_the_host_as_an_advice_after_an_outage(
+    tmp_path: Path,
+) -> None:
+    with embedded_host(tls=False) as (sim, link):
+        port = link.port
+    # The host is down: the card approves offline under the floor limit, the advice waits.
+    journal = Journal(tmp_path / "journal.sqlite")
+    client = make_client(link, tmp_path)
+    client.advices = client.reversals  # the same durable SAF store
+    card = load_card("sda_legacy")
+    outcome = offline_service(journal, client).pay(
+        PaymentRequest(999, currency("EUR")), InProcessReader(card), ScriptedCardholder("4321")
+    )
+    # The card asks to go online; unable to, the default action codes approve (Y3).
+    assert outcome.approved, outcome.result.reason
+    assert outcome.result.unable_to_go_online
+    assert outcome.result.authorisation_response_code == "Y3"
+    assert outcome.extra["advice"] == "queued"
+    assert len(client.reversals.advices()) == 1  # type: ignore[attr-defined]
+    client.close()
+    # The host is back on the same port: recovery forwards the advice exactly once.
+    from hardware_sim.host import HostConfig
+
+    config = HostConfig()
+    config.host, config.port = "127.0.0.1", port
+    with HostSimulator(config) as host_again:
+        client = make_client(link, tmp_path)
+        client.advices = client.reversals
+        report = recover(journal, client)
+        assert report.advices_sent == 1
+        assert host_again.ledger.net_charged() == 999
+        assert not recover(journal, client).anything
+    assert "advice_sent" in journal.entry(outcome.txn_id).kinds  # type: ignore[union-attr]

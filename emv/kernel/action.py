@@ -28,7 +28,8 @@ class CryptogramType(Enum):
 
     @property
     def rank(self) -> int:
-        return {CryptogramType.AAC: 0, CryptogramType.TC: 1, CryptogramType.ARQC: 2}[self]
+        """Book 3 9.3 Table 13: a TC request may get TC, ARQC or AAC; ARQC gets ARQC or AAC."""
+        return {CryptogramType.AAC: 0, CryptogramType.ARQC: 1, CryptogramType.TC: 2}[self]
 
 
 def _matches(tvr: bytes, *codes: bytes) -> bool:

@@ -201,6 +201,8 @@ class ContactKernel:
         if kind is CryptogramType.TC:
             ctx.terminal_data[0x8A] = b"Y1"
             result.outcome, result.reason = Outcome.APPROVED, "approved offline by the card"
+            # The data of the advice (0220) the acquirer must receive later (Book 3 10.8).
+            result.authorisation_request = online.authorisation_request(ctx)
             return
         if kind is CryptogramType.AAC:
             ctx.terminal_data[0x8A] = b"Z1"
@@ -240,6 +242,9 @@ class ContactKernel:
                 if response is not None
                 else "approved offline: the host could not be reached"
             )
+            if response is None:
+                # Y3: the acquirer learns of it by advice, with the final TC (Book 3 10.9).
+                result.authorisation_request = online.authorisation_request(ctx)
         elif response is not None and response.approved:
             result.outcome = Outcome.DECLINED
             result.reason = "declined by the card after issuer approval"

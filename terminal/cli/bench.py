@@ -56,6 +56,26 @@ def register(sub: Any) -> None:
     kernel.add_argument("--profile", action="append", help="limit to these profiles")
     kernel.add_argument("--json", action="store_true")
     kernel.set_defaults(handler=bench_kernel)
+    tap = inner.add_parser("tap", help="contactless tap time and the terminal's share")
+    tap.add_argument("--runs", type=int, default=200)
+    tap.add_argument("--profile", action="append", help="contactless profiles to measure")
+    tap.add_argument("--path", default="inprocess", choices=["inprocess", "nfc"])
+    tap.add_argument("--json", action="store_true")
+    tap.set_defaults(handler=bench_tap)
+    for name, text in (
+        ("host", "ISO 8583 authorisations/s and latency vs an echo baseline"),
+        ("pcsc", "APDUs/s through pyscard, pcscd and vpcd"),
+        ("nfc", "APDUs/s through nfcpy's UDP driver"),
+    ):
+        p = inner.add_parser(name, help=text)
+        if name == "host":
+            p.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
+            p.add_argument("--requests", type=int, default=2000, help="requests per run")
+            p.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
+            p.add_argument("--workers", type=int, default=1, help="host worker processes")
+        else:
+            p.add_argument("--apdus", type=int, default=2000)
+        p.set_defaults(handler={"host": bench_host, "pcsc": bench_pcsc, "nfc": bench_nfc}[name])
 
 
 def bench_kernel(args: argparse.Namespace) -> int:
@@ -122,3 +142,81 @@ def bench_kernel(args: argparse.Namespace) -> int:
                 f"{r['kernel_ms_median']:>17.3f} {r['kernel_ms_p90']:>8.3f}"
             )
     return 0
+
+
+def bench_host(args: argparse.Namespace) -> int:
+    from hardware_sim.host.bench import main as host_bench
+
+    argv = ["--clients", args.clients, "--requests", str(args.requests)]
+    argv += ["--workers", str(args.workers)] + (["--plain"] if args.plain else [])
+    return host_bench(argv)
+
+
+def bench_pcsc(args: argparse.Namespace) -> int:
+    from hardware_sim.pcscd import bench_pcsc as run
+
+    print(f"pyscard -> pcscd -> vpcd -> card: {run(args.apdus):,.0f} APDU/s")
+    return 0
+
+
+def bench_nfc(args: argparse.Namespace) -> int:
+    from terminal.readers.nfc import bench_nfc as run
+
+    r = run(args.apdus)
+    print(
+        f"nfcpy UDP Type 4A: {r.apdus_per_second:,.0f} APDU/s, median {r.median_ms:.3f} ms, "
+        f"p95 {r.p95_ms:.3f} ms, activation {r.activation_ms:.1f} ms"
+    )
+    return 0
+
+
+def bench_tap(args: argparse.Namespace) -> int:
+    from hardware_sim.contactless import list_contactless_profiles
+    from hardware_sim.contactless.bench import bench_tap as run
+
+    names = args.profile or [n for n in list_contactless_profiles() if n != "two_cards"]
+    factory = None
+    servers: list[Any] = []
+    if args.path == "nfc":
+        factory = _nfc_factory(servers)
+    rows = []
+    try:
+        for name in names:
+            result = run(name, args.runs, transport_factory=factory)
+            rows.append(result.__dict__)
+    finally:
+        for server in servers:
+            server.stop()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    print(f"{'profile':<18} {'outcome':<16} {'APDUs':>5} {'tap ms':>8} {'terminal ms':>12}")
+    for r in rows:
+        print(
+            f"{r['profile']:<18} {r['outcome']:<16} {r['apdu_count']:>5} "
+            f"{r['median_tap_ms']:>8.3f} {r['median_terminal_ms']:>12.3f}"
+        )
+    return 0
+
+
+def _nfc_factory(servers: list[Any]) -> Any:
+    import socket
+
+    from hardware_sim.nfc_card import NfcType4ACard
+    from terminal.readers.nfc import NfcReader
+
+    def factory(card: Any) -> Any:
+        for server in servers:
+            server.stop()
+        servers.clear()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = NfcType4ACard(card, "localhost", port)
+        server.start()
+        servers.append(server)
+        reader = NfcReader(f"udp:localhost:{port}")
+        reader.wait_for_card(5)
+        return reader
+
+    return factory

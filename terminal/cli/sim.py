@@ -30,6 +30,13 @@ def register(sub: Any) -> None:
     where.add_argument("--vpcd", metavar="[HOST:]PORT", help="connect to vsmartcard's vpcd")
     where.add_argument("--nfc", metavar="udp:HOST:PORT", help="nfcpy UDP driver endpoint")
     card.set_defaults(handler=serve_card)
+    host = inner.add_parser("host", help="run the acquirer/issuer host simulator")
+    host.add_argument("--listen", default="127.0.0.1:8583", help="HOST:PORT (port 0 = any)")
+    host.add_argument("--plain", action="store_true", help="plain TCP (local tests only)")
+    host.add_argument("--ledger", default=":memory:", help="SQLite ledger file")
+    host.add_argument("--rules", default=None, help="issuer rules JSON (default: shipped)")
+    host.add_argument("--workers", type=int, default=1)
+    host.set_defaults(handler=run_host)
 
 
 def _profiles() -> list[tuple[str, str, str]]:
@@ -82,6 +89,14 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def run_host(args: argparse.Namespace) -> int:
+    from hardware_sim.host.__main__ import main as host_main
+
+    argv = ["--listen", args.listen, "--ledger", args.ledger, "--workers", str(args.workers)]
+    argv += (["--plain"] if args.plain else []) + (["--rules", args.rules] if args.rules else [])
+    return host_main(argv)
+
+
 def serve_card(args: argparse.Namespace) -> int:
     card = load_any_card(args.profile)
     stop = _stop_on_signals()
@@ -108,7 +123,12 @@ def serve_card(args: argparse.Namespace) -> int:
         raise UsageError("--nfc takes udp:HOST:PORT, e.g. udp:localhost:54321")
     from hardware_sim.nfc_card import NfcType4ACard
 
-    emulator = NfcType4ACard(card, host or "localhost", int(port))
-    print(f"card '{args.profile}' waiting in the field at udp:{host}:{port}; Ctrl-C stops")
-    emulator.serve_forever(stop)
+    from hardware_sim.nfc_card import NfcCardSimError
+
+    try:
+        emulator = NfcType4ACard(card, host or "localhost", int(port))
+        print(f"card '{args.profile}' waiting in the field at udp:{host}:{port}; Ctrl-C stops")
+        emulator.serve_forever(stop)
+    except NfcCardSimError as exc:
+        raise UserFacingError(f"cannot put the card in the field: {exc}") from None
     return 0

@@ -121,9 +121,7 @@ def serve_card(args: argparse.Namespace) -> int:
     host, _, port = rest.rpartition(":")
     if kind != "udp" or not port.isdigit():
         raise UsageError("--nfc takes udp:HOST:PORT, e.g. udp:localhost:54321")
-    from hardware_sim.nfc_card import NfcType4ACard
-
-    from hardware_sim.nfc_card import NfcCardSimError
+    from hardware_sim.nfc_card import NfcCardSimError, NfcType4ACard
 
     try:
         emulator = NfcType4ACard(card, host or "localhost", int(port))

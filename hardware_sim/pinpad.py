@@ -42,7 +42,7 @@ FS = "\x1c"
 SESSION_INFO = b"pos-pinpad-session-v1"
 
 
-def test_keys() -> dict[str, str]:
+def peripheral_test_keys() -> dict[str, str]:
     text = resources.files("hardware_sim.data").joinpath("peripheral_test_keys.json").read_text()
     doc: dict[str, str] = json.loads(text)
     return doc
@@ -82,7 +82,7 @@ class SimulatedPinPad:
     ) -> None:
         self.dev = PtyDevice(link_path)
         self.state = PadState(pin=pin, script=deque(script), time_scale=time_scale)
-        keys = test_keys()
+        keys = peripheral_test_keys()
         self.model = keys["pinpad_model"]
         self.serial_number = keys["pinpad_serial"]
         self._kbpk = bytes.fromhex(keys["pinpad_kbpk_tdes"])
@@ -293,9 +293,9 @@ class SimulatedPinPad:
                 self._send("PN", "01")
             elif action == "timeout":
                 self._send("PN", "02")
-            else:
-                self._wait_for_cancel(3600)  # hung: answer nothing until cancelled
+            elif self._wait_for_cancel(3600) == "cancel":  # hung until the terminal cancels
                 self._send("CN", "00")
+                self._send("PN", "01")
             return
         if action == "cancel":
             self._send("PN", "01")

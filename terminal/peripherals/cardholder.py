@@ -24,6 +24,8 @@ from emv.ports import (
 from terminal.cardholder import ScriptedCardholder
 from terminal.peripherals.link import PeripheralError
 
+CAPTURE_TIMEOUT_S = 15.0  # how long the cardholder has to put a finger on the glass
+
 
 class DeviceCardholder(ScriptedCardholder):
     def __init__(
@@ -80,7 +82,7 @@ class DeviceCardholder(ScriptedCardholder):
         if self.fingerprint is None or request.cvm_code not in self.biometric_types():
             return BiometricCapture(BiometricCaptureStatus.TYPE_NOT_SUPPORTED)
         try:
-            timeout = min(request.timeout_s, self.capture_timeout_s or request.timeout_s)
+            timeout = min(request.timeout_s, self.capture_timeout_s or CAPTURE_TIMEOUT_S)
             template = self.fingerprint.capture_template(timeout_s=timeout)
         except PeripheralError as exc:
             self._device_failed(exc)

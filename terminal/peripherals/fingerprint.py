@@ -20,7 +20,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from terminal.peripherals.link import PeripheralDisconnected, PeripheralError, open_port
+from terminal.peripherals.link import (
+    TERMIOS_ERROR,
+    PeripheralDisconnected,
+    PeripheralError,
+    open_port,
+)
 
 START = b"\xef\x01"
 PID_COMMAND, PID_DATA, PID_ACK, PID_END = 0x01, 0x02, 0x07, 0x08
@@ -85,7 +90,7 @@ class FingerprintSensor:
         try:
             self.port.write(raw + _checksum(pid, length, payload))
             self.port.flush()
-        except (serial.SerialException, OSError):
+        except (serial.SerialException, OSError, TERMIOS_ERROR):
             raise PeripheralDisconnected(
                 "the fingerprint sensor was disconnected; reconnect it and retry"
             ) from None
@@ -97,7 +102,7 @@ class FingerprintSensor:
         while len(out) < count:
             try:
                 chunk = self.port.read(count - len(out))
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, TERMIOS_ERROR):
                 raise PeripheralDisconnected(
                     "the fingerprint sensor was disconnected; reconnect it and retry"
                 ) from None

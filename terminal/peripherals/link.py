@@ -22,6 +22,11 @@ from terminal.peripherals.framing import (
     encode_frame,
 )
 
+try:  # pyserial's tcdrain/tcflush raise termios.error (not an OSError) on a dead pty/tty
+    from termios import error as TERMIOS_ERROR
+except ImportError:  # pragma: no cover - Windows
+    TERMIOS_ERROR = OSError
+
 RETRIES = 3
 ACK_TIMEOUT_S = 1.0
 POLL_S = 0.05
@@ -71,7 +76,7 @@ class FrameLink:
         while True:
             try:
                 chunk = self.port.read(1)
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, TERMIOS_ERROR):
                 raise PeripheralDisconnected(
                     f"the {self.name} was disconnected; reconnect it and retry"
                 ) from None
@@ -86,7 +91,7 @@ class FrameLink:
         try:
             self.port.write(data)
             self.port.flush()
-        except (serial.SerialException, OSError):
+        except (serial.SerialException, OSError, TERMIOS_ERROR):
             raise PeripheralDisconnected(
                 f"the {self.name} was disconnected; reconnect it and retry"
             ) from None

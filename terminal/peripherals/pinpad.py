@@ -60,13 +60,16 @@ class PinPadError(PeripheralError):
 class SerialPinPad:
     """One PIN pad on a serial port or pyserial URL."""
 
-    def __init__(self, port: Any, *, name: str = "PIN pad") -> None:
+    def __init__(
+        self, port: Any, *, name: str = "PIN pad", entry_margin_s: float = ENTRY_MARGIN_S
+    ) -> None:
         self.link = FrameLink(port, name)
+        self.entry_margin_s = entry_margin_s
         self._session: Session | None = None
 
     @classmethod
-    def open(cls, port: str, baudrate: int = DEFAULT_BAUD) -> SerialPinPad:
-        return cls(open_port(port, baudrate))
+    def open(cls, port: str, baudrate: int = DEFAULT_BAUD, **kw: Any) -> SerialPinPad:
+        return cls(open_port(port, baudrate), **kw)
 
     def close(self) -> None:
         self.link.close()
@@ -160,7 +163,7 @@ class SerialPinPad:
         self.link.send(
             message("PN", mode, str(min_length), str(max_length), str(timeout_s), text, pan)
         )
-        fields = self._expect("PN", timeout_s + ENTRY_MARGIN_S)
+        fields = self._expect("PN", timeout_s + self.entry_margin_s)
         if fields is None:
             # The pad went quiet past its own timeout: tell it to stop, then report it.
             self.cancel()

@@ -117,7 +117,9 @@ class SimulatedFingerprintSensor:
                     return None
                 raw.append(b)
             pid, payload, check = raw[6], bytes(raw[9 : 7 + length]), bytes(raw[7 + length :])
-            if check != checksum(pid, bytes(raw[7:9]), payload) or bytes(raw[2:6]) != self.address:
+            if bytes(raw[2:6]) != self.address:
+                continue  # addressed to another module on the bus: stay silent
+            if check != checksum(pid, bytes(raw[7:9]), payload):
                 self.bad_packets += 1
                 if pid == PID_COMMAND:
                     self._ack(ERR_PACKET)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crypto.emv_cryptogram import AC_DATA_TAGS
 from emv import tlv
 from emv.apdu import ApduChannel, read_record
 from emv.contactless.entry_point import KernelContext
@@ -20,18 +21,7 @@ from emv.ports import AuthorisationRequest
 POS_ENTRY_CONTACTLESS_CHIP = "071"  # DE 22: 07 contactless chip, 1 PIN entry capable
 
 # Tags sent online in DE 55 (the cryptogram set first, then the contactless extras).
-DE55_TAGS: tuple[int, ...] = (
-    0x9F02,
-    0x9F03,
-    0x9F1A,
-    0x95,
-    0x5F2A,
-    0x9A,
-    0x9C,
-    0x9F37,
-    0x82,
-    0x9F36,
-    0x9F10,
+DE55_TAGS: tuple[int, ...] = AC_DATA_TAGS + (
     0x9F26,
     0x9F27,
     0x84,

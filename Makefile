@@ -18,13 +18,13 @@ test: setup lint typecheck
 setup: system-packages $(STAMP)
 
 system-packages:
-	@if ! dpkg-query -W -f='$${Status}\n' $(SYSPKG) 2>/dev/null | grep -vq "install ok installed" \
-	    && [ "$$(dpkg-query -W -f='$${Status}\n' $(SYSPKG) 2>/dev/null | wc -l)" = "$(words $(SYSPKG))" ]; then \
-	    : ; \
-	else \
-	    echo "Installing system packages: $(SYSPKG)"; \
+	@missing="$$(for p in $(SYSPKG); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done)"; \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing system packages:" $$missing; \
 	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSPKG) >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml constraints.txt

@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSPKG := pcscd vsmartcard-vpcd libpcsclite-dev socat gcc tmux
+SYSPKG := pcscd vsmartcard-vpcd libpcsclite-dev socat gcc tmux python3-venv python3-dev
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 STAMP  := $(VENV)/.installed
 

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from terminal.faults import after_journal_event
+
 GENESIS = "0" * 64
 _DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
 
@@ -129,6 +131,7 @@ class Journal:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        after_journal_event(kind)  # TEST-ONLY crash hook; nothing unless POS_CRASH_AFTER
         return seq
 
     def verify(self) -> tuple[bool, int | None, int]:

@@ -36,6 +36,7 @@ from emv.contactless.config import ContactlessConfig
 from emv.contactless.config import parse_config as parse_contactless
 from terminal.errors import ConfigError
 from terminal.money import Currency, currency
+from terminal.operators import OperatorSettings, parse_operators
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Settings:
     journal_path: str | None = None
     source: str = "built-in defaults"
     contactless: ContactlessConfig | None = None  # None: the packaged default
+    operators: OperatorSettings = field(default_factory=OperatorSettings)
 
 
 def _hex(key: str, length: int | None = None) -> Callable[[Any], bytes]:
@@ -181,7 +183,7 @@ def _percent(name: str, value: int) -> None:
 
 
 def build_settings(raw: dict[str, Any], source: str) -> Settings:
-    known = {"terminal", "aid", "host", "journal", "tags", "contactless"}
+    known = {"terminal", "aid", "host", "journal", "tags", "contactless", "operators"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -246,7 +248,8 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
             raise ConfigError(f"config error: {exc}") from None
         except (TypeError, AttributeError):
             raise ConfigError("config section 'contactless' is not shaped as documented") from None
-    return Settings(emv, cur, host, journal.get("path"), source, contactless)
+    operators = parse_operators(raw.get("operators"))
+    return Settings(emv, cur, host, journal.get("path"), source, contactless, operators)
 
 
 def load_settings(path: str | None) -> Settings:

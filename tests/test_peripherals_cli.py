@@ -105,3 +105,16 @@ def test_pos_sim_pinpad_serves_on_the_named_link(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "PIN pad SIM-PP100 on" in out
     assert not link.exists()  # the link is removed on exit
+
+
+def test_shipped_example_config_loads_with_the_biometric_capability() -> None:
+    from terminal.config import load_settings
+
+    root = Path(__file__).resolve().parents[1]
+    settings = load_settings(str(root / "deploy" / "config.example.toml"))
+    assert settings.emv.terminal_capabilities == bytes.fromhex("E0FCC8")
+    assert settings.emv.terminal_capabilities[1] & 0x04
+    unit = (root / "deploy" / "systemd" / "pos-terminal.service").read_text()
+    assert "ExecStart=/opt/pos-terminal/.venv/bin/pos run" in unit and "User=pos" in unit
+    rules = (root / "deploy" / "udev" / "99-pos-terminal.rules").read_text()
+    assert 'SYMLINK+="pos-pinpad"' in rules and 'SYMLINK+="pos-fingerprint"' in rules

@@ -100,3 +100,11 @@ def test_no_biometric_data_reaches_the_disk(tmp_path: Path) -> None:
             for window in (reference[i : i + 8] for i in range(0, 512, 32)):
                 assert window not in raw
                 assert window.hex().encode() not in raw.lower()
+
+
+def test_finger_option_alone_uses_an_in_process_sensor_simulator() -> None:
+    code, out, err = pay("12.00", "--card", "bio_finger_offline", "--finger", "1")
+    assert code == 0, err
+    assert out["cvm_results"] == "480302" and out["tvr"] == "000400E000"
+    code, out, err = pay("12.00", "--card", "bio_finger_offline", "--finger", "42")
+    assert code == 2 and "--finger '42' is unknown" in err

@@ -24,6 +24,19 @@ def _print_device_errors(text: str) -> None:
         print(f"pos: {text.removeprefix('DEVICE_ERROR: ')}", file=sys.stderr)
 
 
+def _simulated_sensor(stack: contextlib.ExitStack, finger: str) -> str:
+    """``--finger ID`` alone: a simulated R30x sensor on a pty, that finger on the glass."""
+    from hardware_sim import fingerprint_library as lib
+    from hardware_sim.fingerprint import SimulatedFingerprintSensor
+    from terminal.errors import UsageError
+
+    if finger not in lib.finger_ids():
+        known = ", ".join(lib.finger_ids())
+        raise UsageError(f"--finger '{finger}' is unknown; known fingers: {known}")
+    sensor = stack.enter_context(SimulatedFingerprintSensor(finger=finger))
+    return str(sensor.port)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pinpad", metavar="PORT", default=None, help="serial PIN pad")
     parser.add_argument(
@@ -50,6 +63,9 @@ def attach(
     """Open ``--pinpad`` / ``--fingerprint``; returns (cardholder, authoriser, settings)."""
     pinpad_port = getattr(args, "pinpad", None)
     sensor_port = getattr(args, "fingerprint", None)
+    finger = getattr(args, "finger", None)
+    if finger and not sensor_port:
+        sensor_port = _simulated_sensor(stack, finger)
     if not pinpad_port and not sensor_port:
         return cardholder, authoriser, settings
     pinpad = None

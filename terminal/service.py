@@ -10,6 +10,11 @@ The journal is written before each action it guards:
 
 So a crash at any point leaves enough to recover: an ``online_request`` without
 ``completed`` is in doubt and is reversed at start-up (``pos recover``).
+
+An approval is sealed into the open batch (``terminal.batch``) and, when offline, its 0220
+advice is queued durably *before* ``completed`` is written, so a completed approval is never
+missing from the settlement.  Refunds need a supervisor :class:`terminal.operators.Approval`;
+pre-authorisations (0100), completions (0220) and voids (0400) are in :mod:`terminal.transactions`.
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ from emv.ports import (
     SystemClock,
     SystemRandom,
 )
+from terminal.batch import Batch, scheme_for_aid
 from terminal.config import Settings
 from terminal.journal import Journal
 from terminal.money import Currency
+from terminal.operators import SUPERVISOR, Approval, NotAuthorised
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,9 @@ class PaymentService:
         random: RandomSource | None = None,
         oda_engine: OdaEngine | None = None,
         cda_verifier: CdaVerifier | None = None,
+        batch: Batch | None = None,
     ) -> None:
+        self.batch = batch
         self.settings = settings
         self.journal = journal
         self.authoriser = authoriser
@@ -156,16 +165,30 @@ class PaymentService:
         interface: str = "contact",
         sequence_counter: int = 1,
         on_started: Callable[[str], None] | None = None,
+        approval: Approval | None = None,
+        kind: str = "",
     ) -> PaymentOutcome:
+        """Run one card transaction; a refund needs a supervisor ``approval``.
+
+        ``kind`` is ``preauth`` for a pre-authorisation (sent as 0100, kept out of the batch
+        totals until completed); otherwise the transaction type's name.
+        """
+        if request.transaction_type is TransactionType.REFUND and not (
+            approval and approval.role == SUPERVISOR and approval.action == "refund"
+        ):
+            raise NotAuthorised("a refund needs the supervisor PIN; use 'pos refund'.")
+        kind = kind or request.transaction_type.name.lower()
         txn_id = self.journal.new_transaction_id()
+        extra = {"operator": approval.role} if approval else {}
         self.journal.append(
             txn_id,
             "started",
             amount=request.amount_minor,
             other_amount=request.other_amount_minor,
             currency=request.currency.alpha,
-            type=request.transaction_type.name.lower(),
+            type=kind,
             interface=interface,
+            **extra,
         )
         if on_started:
             on_started(txn_id)
@@ -200,11 +223,27 @@ class PaymentService:
             currency_alpha=request.currency.alpha,
         )
         started = time.perf_counter()
-        result = kernel.run(transport, params)
+        mti = getattr(self.authoriser, "authorisation_mti", None)
+        if kind == "preauth":
+            if mti is None:
+                raise NotAuthorised("a pre-authorisation needs the acquirer link (ISO 8583 0100).")
+            self.authoriser.authorisation_mti = "0100"  # type: ignore[union-attr]
+        try:
+            result = kernel.run(transport, params)
+        finally:
+            if mti is not None:
+                self.authoriser.authorisation_mti = mti  # type: ignore[union-attr]
         duration = (time.perf_counter() - started) * 1000
         result.interface = interface
         outcome = PaymentOutcome(txn_id, result, request, duration_ms=duration)
         outcome.stan = authoriser.stan if authoriser else ""
+        # Durable before 'completed': the batch record, and an offline approval's advice.
+        offline = not result.online_attempted or result.unable_to_go_online
+        advice_key = ""
+        if result.approved and offline and result.authorisation_request:
+            advice_key = self._enqueue_advice(txn_id, result, kind, outcome)
+        elif result.approved and result.host_response and result.host_response.approved:
+            self.record_approval(txn_id, result, kind)
         self.journal.append(
             txn_id,
             "completed",
@@ -226,21 +265,57 @@ class PaymentService:
         lost = result.online_attempted and result.unable_to_go_online
         if result.needs_reversal or (lost and not (authoriser and authoriser.not_sent)):
             outcome.reversal = self.reverse(txn_id, result)
-        offline = not result.online_attempted or result.unable_to_go_online
-        if result.approved and offline and result.authorisation_request:
-            outcome.extra["advice"] = self.queue_advice(txn_id, result)
+        if advice_key:
+            self.journal.append(txn_id, "advice_queued", advice_key=advice_key, stan=outcome.stan)
+            outcome.extra["advice"] = self.send_advices(txn_id, advice_key)
         return outcome
 
-    def queue_advice(self, txn_id: str, result: TransactionResult) -> str:
-        """Offline approval: the 0220 advice is queued durably, then sent when possible."""
+    def record_approval(self, txn_id: str, result: TransactionResult, kind: str) -> None:
+        """Seal an online approval's original request into the open batch (if there is one)."""
+        doc = getattr(self.authoriser, "last_request", None)
+        if self.batch is None or not doc:
+            return
+        self.batch.add(
+            txn_id,
+            kind,
+            doc,
+            scheme=scheme_for_aid(result.aid),
+            in_totals=kind != "preauth",
+        )
+
+    def _enqueue_advice(
+        self, txn_id: str, result: TransactionResult, kind: str, outcome: PaymentOutcome
+    ) -> str:
+        """Offline approval: persist the 0220 advice (and its batch record); return its key."""
         client = self.authoriser
         queue = getattr(client, "queue_advice", None)
         if client is None or not callable(queue) or result.authorisation_request is None:
             return ""
-        key = queue(result.authorisation_request)
-        self.journal.append(txn_id, "advice_queued", advice_key=key)
+        from acquirer_client.saf import SafError
+
         try:
-            left = client.send_advices()  # type: ignore[attr-defined]
+            key: str = queue(result.authorisation_request)
+        except SafError as exc:
+            # The card approved offline but the advice cannot be parked: say so in the journal
+            # (pos journal show) so the operator can settle it by hand; money is at risk.
+            self.journal.append(txn_id, "advice_failed", error=str(exc)[:200])
+            outcome.extra["advice"] = "failed"
+            return ""
+        outcome.stan = key.split(":")[1] if key.count(":") >= 2 else outcome.stan
+        store = getattr(client, "advices", None)
+        if self.batch is not None and store is not None:
+            for stored_key, doc in store.advices():
+                if stored_key == key:
+                    self.batch.add(
+                        txn_id, "advice", doc, scheme=scheme_for_aid(result.aid), in_totals=True
+                    )
+        return key
+
+    def send_advices(self, txn_id: str, key: str) -> str:
+        """Send the queued advices; journal ``advice_sent`` when this one got its 0230."""
+        client = self.authoriser
+        try:
+            left = client.send_advices()  # type: ignore[union-attr]
         except OnlineUnavailable:
             left = 1
         if left == 0:

@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.journal",
     "terminal.cli.card",
     "terminal.cli.run",
+    "terminal.cli.keys",
 ]
 
 EXIT_OK = 0

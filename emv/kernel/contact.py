@@ -143,7 +143,11 @@ class ContactKernel:
                 and last.response[:-2] == chosen.fci
                 and last.response[-2:] == b"\x90\x00"
             )
-            sel.final_select(ctx, chosen, reuse)
+            if not sel.final_select(ctx, chosen, reuse):
+                # Book 1 12.4: not selectable (e.g. 6283) -> remove it and choose again.
+                ui.show(Message.TRY_AGAIN)
+                candidates = [c for c in candidates if c.aid != chosen.aid]
+                continue
             self._apply_aid_data(ctx)
             result.aid = chosen.aid.hex().upper()
             result.application_label = chosen.label
@@ -152,7 +156,8 @@ class ContactKernel:
                 initiate.get_processing_options(ctx)
                 break
             except initiate.ConditionsNotSatisfied:
-                ui.show(Message.NOT_ACCEPTED)
+                # Book 3 10.1 / Book 1 12.4: remove it, 'Try again', back to the choice.
+                ui.show(Message.TRY_AGAIN)
                 candidates = [c for c in candidates if c.aid != chosen.aid]
                 ctx.card_data.clear()
 

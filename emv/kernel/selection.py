@@ -184,22 +184,25 @@ def choose(ctx: TransactionContext, candidates: list[Candidate]) -> Candidate:
     return automatic[0]
 
 
-def final_select(ctx: TransactionContext, chosen: Candidate, reuse_fci: bool) -> None:
-    """Book 1 12.4 step 5: select the chosen ADF and keep its FCI data."""
+def final_select(ctx: TransactionContext, chosen: Candidate, reuse_fci: bool) -> bool:
+    """Book 1 12.4 step 5: select the chosen ADF and keep its FCI data.
+
+    Returns False when the card answers the final SELECT with anything but 9000 (e.g.
+    6283, application blocked): the caller removes the application from the candidate
+    list, shows 'Try again' and goes back to the choice (Book 1 12.4).
+    """
     data = chosen.fci if reuse_fci and chosen.fci is not None else None
     if data is None:
         response = ctx.send(apdu.select_by_name(chosen.aid))
         if not response.ok:
-            raise KernelTermination(
-                f"card refused to select {chosen.aid.hex().upper()} ({response.sw_hex})"
-            )
+            return False
         data = response.data
     fci = _parse_fci(data)
     df = fci.find(0x84)
     if df is None or df.value != chosen.aid:
         raise KernelTermination("card selected a different application than requested")
     for obj in tlv.iter_primitives(fci.children or ()):
-        if obj.tag in (0x84, 0x50, 0x87, 0x9F38, 0x5F2D, 0x9F11, 0x9F12, 0x5F2D):
+        if obj.tag in (0x84, 0x50, 0x87, 0x9F38, 0x5F2D, 0x9F11, 0x9F12):
             ctx.card_data[obj.tag] = obj.value
     ctx.card_data[0x4F] = chosen.aid
     ctx.aid_config = ctx.config.aid_config(chosen.aid)
@@ -207,3 +210,4 @@ def final_select(ctx: TransactionContext, chosen: Candidate, reuse_fci: bool) ->
     if language:
         text = language.decode("ascii", "replace").lower()
         ctx.cardholder.set_language([text[i : i + 2] for i in range(0, len(text) - 1, 2)])
+    return True

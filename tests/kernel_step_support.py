@@ -92,7 +92,7 @@ CDOL1 = "9F02069F03069F1A0295055F2A029A039C019F3704"
 CDOL2 = "8A029F02069F03069F1A0295055F2A029A039C019F37049102"
 
 
-def base_records(**changes: bytes | None) -> dict[int, bytes]:
+def base_records(changes: dict[int, bytes | None] | None = None) -> dict[int, bytes]:
     """The application data of a plain, valid card (Book 3 7.2 mandatory data + CVM list)."""
     data: dict[int, bytes | None] = {
         0x5A: bytes.fromhex("4761739001010010"),
@@ -103,7 +103,7 @@ def base_records(**changes: bytes | None) -> dict[int, bytes]:
         0x8E: bytes.fromhex("00000000000000001F00"),  # no CVM required, always
         0x9F08: bytes.fromhex("008C"),
     }
-    data.update(changes)
+    data.update(changes or {})
     return {tag: value for tag, value in data.items() if value is not None}
 
 

@@ -63,18 +63,23 @@ def _store_record(
     ctx: TransactionContext, sfi: int, number: int, data: bytes, for_oda: bool, seen: set[int]
 ) -> None:
     try:
-        template = tlv.decode_single(data)
+        template: tlv.Tlv | None = tlv.decode_single(data)
     except TlvError as exc:
-        raise KernelTermination(f"card record {number} of SFI {sfi} is malformed: {exc}") from exc
-    if template.tag != 0x70:
+        if sfi <= 10:
+            raise KernelTermination(
+                f"card record {number} of SFI {sfi} is malformed: {exc}"
+            ) from exc
+        template = None  # SFI 11-30 files are issuer-proprietary (Book 3 10.2)
+    if template is None or template.tag != 0x70:
         if sfi <= 10:
             raise KernelTermination(f"card record {number} of SFI {sfi} is not a 70 template")
         if for_oda:
+            # Book 3 10.3: an ODA record not coded as a '70' template -> ODA has failed.
             ctx.notes.append("oda-record-not-70")
     if for_oda:
         # Book 3 10.3: SFI 1-10 contribute the template's value, SFI 11-30 the whole record.
-        ctx.oda_records += template.value if sfi <= 10 else data
-    if template.tag != 0x70:
+        ctx.oda_records += template.value if sfi <= 10 and template is not None else data
+    if template is None or template.tag != 0x70:
         return
     for obj in tlv.iter_primitives(template.children or ()):
         if obj.tag in seen:

@@ -21,6 +21,9 @@ SCRIPT = textwrap.dedent(
     from terminal.tui.app import PosApp
     from terminal.tui.wiring import TerminalSession
 
+    def on(app):
+        return getattr(app.screen, "NAME", "")
+
     async def main():
         app = PosApp(TerminalSession(load_settings(None), demo=False))
         seen = {}
@@ -29,15 +32,15 @@ SCRIPT = textwrap.dedent(
                 await pilot.press(key)
             await pilot.press("enter")
             await pilot.pause()
-            seen["card_screen"] = app.screen.id
+            seen["card_screen"] = on(app)
             seen["status"] = str(app.screen.query_one("#reader-status", Static).content)
             seen["help"] = str(app.screen.query_one("#card-help", Static).content)
             await pilot.press("enter")
             for _ in range(500):
-                if app.screen.id in ("error", "result"):
+                if on(app) in ("error", "result"):
                     break
                 await pilot.pause(0.02)
-            seen["end_screen"] = app.screen.id
+            seen["end_screen"] = on(app)
             seen["reason"] = str(app.screen.query_one("#reason", Static).content)
         print(json.dumps(seen))
 

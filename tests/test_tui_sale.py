@@ -29,6 +29,11 @@ def make_app(**session_kwargs) -> PosApp:
     return PosApp(TerminalSession(load_settings(None), demo=True, **session_kwargs))
 
 
+def on(app: PosApp) -> str:
+    """The screen the cashier is looking at (each screen class has a NAME)."""
+    return getattr(app.screen, "NAME", "")
+
+
 def text(app: PosApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
 
@@ -39,7 +44,9 @@ async def wait_for(pilot, predicate, steps: int = 600) -> None:
         if predicate():
             return
         await pilot.pause(0.02)
-    raise AssertionError(f"screen never got there; now on {pilot.app.screen.id!r}")
+    screen = pilot.app.screen
+    detail = screen.query("#reason").first(Static).content if screen.query("#reason") else ""
+    raise AssertionError(f"screen never got there; now on {getattr(screen, 'NAME', '')!r} {detail}")
 
 
 async def type_amount(pilot, digits: str) -> None:
@@ -48,7 +55,7 @@ async def type_amount(pilot, digits: str) -> None:
 
 
 async def enter_pin(pilot, app: PosApp, pin: str) -> None:
-    await wait_for(pilot, lambda: app.screen.id == "pin-entry")
+    await wait_for(pilot, lambda: on(app) == "pin-entry")
     assert "DEMO - insecure keyboard PIN entry" in text(app, "#pin-warning")
     for ch in pin:
         await pilot.press(ch)
@@ -56,16 +63,18 @@ async def enter_pin(pilot, app: PosApp, pin: str) -> None:
 
 
 async def choose_card(pilot, app: PosApp, profile: str) -> None:
-    await wait_for(pilot, lambda: app.screen.id == "card")
+    await wait_for(pilot, lambda: on(app) == "card")
     index = [s.name for s in app.screen.sources].index(profile)
-    await pilot.press(str(index + 1) if index < 9 else "0")
+    key = app.screen._key(index)
+    assert key.strip(), f"{profile} has no shortcut key"
+    await pilot.press(key)
 
 
 @pytest.mark.asyncio
 async def test_amount_is_typed_in_minor_units_with_live_display():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.id == "sale")
+        await wait_for(pilot, lambda: on(app) == "sale")
         await type_amount(pilot, "0012")
         assert text(app, "#amount-text") == "0.12 EUR"
         await type_amount(pilot, "34")
@@ -75,7 +84,7 @@ async def test_amount_is_typed_in_minor_units_with_live_display():
         await pilot.press("escape")
         assert text(app, "#amount-text") == "0.00 EUR"
         await pilot.press("enter")
-        assert app.screen.id == "sale"
+        assert on(app) == "sale"
         assert "above zero" in text(app, "#sale-hint")
 
 
@@ -87,7 +96,7 @@ async def test_visa_credit_sale_is_approved_with_masked_pan_and_journaled():
         await pilot.press("enter")
         await choose_card(pilot, app, "visa_credit")
         await enter_pin(pilot, app, "1234")  # offline enciphered PIN (CVM 44 03)
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         assert text(app, "#result-amount") == "5.00 EUR"
         details = text(app, "#details")
@@ -101,8 +110,7 @@ async def test_visa_credit_sale_is_approved_with_masked_pan_and_journaled():
         await wait_for(
             pilot,
             lambda: (
-                app.screen.id is None
-                or isinstance(app.screen.query(DataTable).first(None), DataTable)
+                on(app) is None or isinstance(app.screen.query(DataTable).first(None), DataTable)
             ),
         )
         table = app.screen.query_one(DataTable)
@@ -112,7 +120,7 @@ async def test_visa_credit_sale_is_approved_with_masked_pan_and_journaled():
         assert not contains_pan(app.export_screenshot())
         await pilot.press("escape")
         await pilot.press("enter")  # new sale
-        await wait_for(pilot, lambda: app.screen.id == "sale")
+        await wait_for(pilot, lambda: on(app) == "sale")
         assert text(app, "#amount-text") == "0.00 EUR"
 
 
@@ -125,7 +133,7 @@ async def test_host_decline_is_shown_in_plain_words():
         await pilot.press("enter")
         await choose_card(pilot, app, "visa_credit")
         await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "DECLINED"
         assert text(app, "#reason").startswith("Insufficient funds")
         assert "476173******0119" in text(app, "#details")
@@ -139,13 +147,13 @@ async def test_two_application_card_lets_the_cardholder_choose_then_online_pin()
         await type_amount(pilot, "250")
         await pilot.press("enter")
         await choose_card(pilot, app, "two_apps")
-        await wait_for(pilot, lambda: app.screen.id == "app-choice")
+        await wait_for(pilot, lambda: on(app) == "app-choice")
         options = app.screen.query_one("#app-list")
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert labels == ["1  VISA DEBIT", "2  VISA CREDIT"]  # priority order (87)
         await pilot.press("1")
         await enter_pin(pilot, app, "1234")  # VISA DEBIT: online PIN (42 03), host TEST PIN
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         details = text(app, "#details")
         assert "VISA DEBIT" in details
@@ -167,10 +175,10 @@ async def test_wrong_offline_pin_then_right_one():
         await enter_pin(pilot, app, "9999")
         # the card answered 63C2: the kernel asks again, and the modal shows the tries left
         await wait_for(
-            pilot, lambda: app.screen.id == "pin-entry" and "2 tries" in text(app, "#pin-detail")
+            pilot, lambda: on(app) == "pin-entry" and "2 tries" in text(app, "#pin-detail")
         )
         await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         assert "PIN verified" in text(app, "#details")
         assert "INCORRECT_PIN" in app.last_cardholder.messages
@@ -183,9 +191,9 @@ async def test_cancelled_pin_entry_ends_the_sale_with_one_sentence():
         await type_amount(pilot, "120")
         await pilot.press("enter")
         await choose_card(pilot, app, "visa_credit")
-        await wait_for(pilot, lambda: app.screen.id == "pin-entry")
+        await wait_for(pilot, lambda: on(app) == "pin-entry")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "NOT COMPLETED"
         assert text(app, "#reason") == (
             "The cardholder cancelled PIN entry. Try again, or ask for another card."
@@ -201,14 +209,14 @@ async def test_cardholder_messages_follow_the_card_language():
         await type_amount(pilot, "300")
         await pilot.press("enter")
         await choose_card(pilot, app, "visa_credit")
-        await wait_for(pilot, lambda: app.screen.id == "pin-entry")
+        await wait_for(pilot, lambda: on(app) == "pin-entry")
         assert text(app, "#pin-prompt") == "TAPEZ VOTRE CODE"
         payment = app.screen_stack[-2]
         display = payment.query_one("#cardholder-display", Static)
         assert display.border_title == "Cardholder display (fr)"
         assert str(display.content) == "TAPEZ VOTRE CODE"
         await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
 
 
@@ -221,11 +229,11 @@ async def test_card_removed_mid_transaction():
         await type_amount(pilot, "700")
         await pilot.press("enter")
         await choose_card(pilot, app, "visa_credit")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "NOT COMPLETED"
         assert text(app, "#reason").startswith("The card was removed before the payment finished")
         await pilot.press("j")
-        await wait_for(pilot, lambda: app.screen.id == "journal")
+        await wait_for(pilot, lambda: on(app) == "journal")
         row = app.screen.query_one(DataTable).get_row_at(0)
         assert row[1] == "aborted" and row[2] == "7.00 EUR"
 
@@ -243,7 +251,7 @@ async def test_host_unreachable_says_what_to_do():
         await pilot.press("enter")
         await choose_card(pilot, app, "mc_debit")
         await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: app.screen.id == "result")
+        await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "DECLINED"
         assert text(app, "#reason") == (
             "The bank could not be reached, so the payment was declined. "

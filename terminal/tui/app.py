@@ -38,6 +38,25 @@ class PosApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(SaleScreen(self.currency, self.banner))
+        # Open the host link and run start-up recovery while the cashier types the amount.
+        self.run_worker(self._warm_up, thread=True, name="warm-up", group="warm-up")
+
+    def _warm_up(self) -> None:
+        try:
+            self.session.service()
+        except Exception as exc:  # noqa: BLE001 - the sale screen will say it again in full
+            self._notify_from_thread(f"The host link could not be opened ({exc}).", "error")
+            return
+        if self.session.recovery_sentence:
+            self._notify_from_thread(self.session.recovery_sentence, "warning")
+
+    def _notify_from_thread(self, text: str, severity: str) -> None:
+        if self.abort_event.is_set():
+            return
+        try:
+            self.call_from_thread(self.notify, text, severity=severity, timeout=15)
+        except RuntimeError:  # the app closed meanwhile
+            pass
 
     def on_unmount(self) -> None:
         self.abort_event.set()

@@ -57,6 +57,8 @@ class PaymentView(Protocol):
 
     def ask_pin(self, request: PinRequest, answer: Callable[[PinAnswer | None], None]) -> None: ...
 
+    def ask_retap(self, answer: Callable[[bool | None], None]) -> None: ...
+
 
 class UiCardholder:
     def __init__(
@@ -106,6 +108,10 @@ class UiCardholder:
 
     def confirm_application(self, choice: ApplicationChoice) -> bool:
         return self._ask(self.view.ask_confirmation, choice) is True
+
+    def wait_for_retap(self) -> None:
+        """Contactless restart (Book B 3.5, e.g. "see phone"): wait until the card is back."""
+        self._ask(self.view.ask_retap)
 
     def request_pin(self, request: PinRequest) -> PinEntry:
         if not self.keyboard_pin:

@@ -21,17 +21,34 @@ from terminal.journal import Journal
 from terminal.runtime import journal_path
 from terminal.service import PaymentService
 
-SIM_READER = "sim"
+SIM_READER = "sim"  # a simulated chip card inserted in an in-process reader
+SIM_TAP = "sim_tap"  # a simulated contactless card or phone tapped on an in-process field
 PCSC_READER = "pcsc"
+
+# The simulated chip cards a new user most likely wants get the number keys 1-9 first.
+DEMO_FIRST = (
+    "visa_credit",
+    "mc_debit",
+    "two_apps",
+    "dda_card",
+    "sda_legacy",
+    "expired_card",
+    "pin_blocked",
+    "issuer_script",
+)
 
 
 @dataclass(frozen=True)
 class CardSource:
     """Where the next card comes from: a simulated profile or a PC/SC reader."""
 
-    kind: str  # SIM_READER | PCSC_READER
+    kind: str  # SIM_READER | SIM_TAP | PCSC_READER
     name: str = ""  # profile name, or reader name ("" = first reader)
     description: str = ""
+
+    @property
+    def contactless(self) -> bool:
+        return self.kind == SIM_TAP
 
     @property
     def label(self) -> str:
@@ -73,8 +90,20 @@ def simulated_cards() -> list[CardSource]:
     from hardware_sim.card import list_profiles
 
     profiles = dict(list_profiles())
-    order = ["visa_credit", *sorted(n for n in profiles if n != "visa_credit")]
+    first = [n for n in DEMO_FIRST if n in profiles]
+    order = first + sorted(n for n in profiles if n not in first)
     return [CardSource(SIM_READER, n, profiles[n]) for n in order if n in profiles]
+
+
+def simulated_taps() -> list[CardSource]:
+    """The contactless simulator's cards and phones (EMV Book B Entry Point, C-2/C-3)."""
+    from hardware_sim.contactless import list_contactless_profiles, load_profile
+
+    out = []
+    for name in list_contactless_profiles():
+        description = str(load_profile(name).get("description", "")).split("\n")[0]
+        out.append(CardSource(SIM_TAP, name, description))
+    return out
 
 
 def _load_sim_card(name: str) -> Any:
@@ -110,6 +139,8 @@ class TerminalSession:
         self._journal: Journal | None = None
         self._service: PaymentService | None = None
         self._pinpad: Any = None
+        self._capks: Any = None
+        self.recovery_sentence = ""
 
     # -- journal and service ------------------------------------------------------------
     @property
@@ -129,10 +160,25 @@ class TerminalSession:
                 authoriser = self._stack.enter_context(
                     open_authoriser(self.settings, self.host_address, plain_tcp=self.plain_tcp)
                 )
+                if authoriser is not None:
+                    # Start-up recovery (issue 6): reverse in-doubt requests, send advices.
+                    from terminal.recovery import recover
+
+                    report = recover(journal, authoriser)
+                    self.recovery_sentence = report.sentence() if report.anything else ""
                 self._service = build_payment_service(
                     self.settings, journal, authoriser, simulated=self.demo
                 )
             return self._service
+
+    def capk_stores(self) -> Any:
+        """(CAPK store, revocation list) for contactless ODA; demo adds the TEST CAPKs."""
+        with self._lock:
+            if self._capks is None:
+                from terminal.oda import stores
+
+                self._capks = stores(simulated=self.demo)
+            return self._capks
 
     # -- PIN pad ------------------------------------------------------------------------
     def online_pin_encryptor(self) -> Callable[[str, str], OnlinePin] | None:
@@ -163,14 +209,14 @@ class TerminalSession:
     # -- cards and readers --------------------------------------------------------------
     def card_sources(self) -> list[CardSource]:
         if self.demo:
-            return simulated_cards()
+            return simulated_cards() + simulated_taps()
         return [CardSource(PCSC_READER, "", "the card in the configured PC/SC reader")]
 
     def reader_status(self) -> list[ReaderStatus]:
         if self.demo:
             return [
                 ReaderStatus("chip (contact)", True, "card simulator"),
-                ReaderStatus("contactless", False, "not wired into the cashier screen yet"),
+                ReaderStatus("contactless", True, "card and phone simulator"),
                 ReaderStatus("magnetic stripe", False, "no reader"),
             ]
         from terminal.readers.pcsc import list_pcsc_readers
@@ -189,6 +235,11 @@ class TerminalSession:
     @contextlib.contextmanager
     def open_card(self, source: CardSource, *, timeout: float = 30.0) -> Iterator[CardTransport]:
         """Yield a transport with the card in it; PC/SC waits up to ``timeout`` for a card."""
+        if source.kind == SIM_TAP:
+            from hardware_sim.contactless import InProcessTransport, load_contactless_card
+
+            yield InProcessTransport(load_contactless_card(source.name))
+            return
         if source.kind == SIM_READER:
             from hardware_sim.reader import InProcessReader
 

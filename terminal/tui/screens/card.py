@@ -25,12 +25,13 @@ def _short(description: str, width: int = 62) -> str:
 
 
 class CardScreen(Screen[None]):
+    NAME = "card"  # what the cashier is looking at (tests, logs)
     BINDINGS = [
         Binding("escape", "back", "Back to amount"),
     ]
 
     def __init__(self, amount_minor: int) -> None:
-        super().__init__(id="card")
+        super().__init__()
         self.amount_minor = amount_minor
         self.sources: list[CardSource] = []
 
@@ -58,8 +59,8 @@ class CardScreen(Screen[None]):
             yield Static("\n".join(lines), id="reader-status", markup=False)
             if session.demo:
                 yield Static(
-                    "DEMO: the list below is the card simulator. Press the card's number, "
-                    "or use the arrows and Enter, to insert it.",
+                    "DEMO: the list below is the card simulator. Press a number to insert a "
+                    "chip card, a letter to tap a contactless card or phone (or arrows, Enter).",
                     id="card-help",
                 )
             if not self.sources:
@@ -76,15 +77,24 @@ class CardScreen(Screen[None]):
                 )
                 yield Static(help_text, id="card-help", markup=False)
             options = [
-                Option(f"{self._key(i)}  {s.label:<16} {_short(s.description)}", id=f"src-{i}")
+                Option(
+                    f"{self._key(i)}  {'tap' if s.contactless else 'chip'}  {s.label:<16} "
+                    f"{_short(s.description, 54)}",
+                    id=f"src-{i}",
+                )
                 for i, s in enumerate(self.sources)
             ]
             yield OptionList(*options, id="card-list", markup=False)
         yield Footer()
 
-    @staticmethod
-    def _key(index: int) -> str:
-        return str(index + 1) if index < 9 else ("0" if index == 9 else " ")
+    def _key(self, index: int) -> str:
+        """Chip cards take the number keys 1-9, 0; contactless cards the letters a, b, c..."""
+        source = self.sources[index]
+        if source.contactless:
+            position = [s for s in self.sources if s.contactless].index(source)
+            return chr(ord("a") + position) if position < 26 else " "
+        position = [s for s in self.sources if not s.contactless].index(source)
+        return str(position + 1) if position < 9 else ("0" if position == 9 else " ")
 
     def on_mount(self) -> None:
         card_list = self.query_one("#card-list", OptionList)
@@ -92,11 +102,13 @@ class CardScreen(Screen[None]):
         card_list.focus()
 
     def on_key(self, event: Key) -> None:
-        if event.character and event.character.isdigit():
-            index = 9 if event.character == "0" else int(event.character) - 1
-            if index < len(self.sources):
+        if not event.character:
+            return
+        for index in range(len(self.sources)):
+            if self._key(index) == event.character:
                 event.stop()
                 self._start(index)
+                return
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -57,12 +57,13 @@ def todays_rows(entries: list[JournalEntry], today: date | None = None) -> list[
 
 
 class JournalScreen(Screen[None]):
+    NAME = "journal"  # what the cashier is looking at (tests, logs)
     BINDINGS = [Binding("escape", "back", "Back"), Binding("r", "reload", "Reload")]
 
     COLUMNS = ("Time", "Status", "Amount", "Card", "Application", "Auth code")
 
     def __init__(self) -> None:
-        super().__init__(id="journal")
+        super().__init__()
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -18,10 +18,12 @@ from terminal.tui.cardholder import PinAnswer
 class ApplicationModal(ModalScreen[int | None]):
     """Book 1 12.4 step 3: the cardholder picks one of the mutually supported applications."""
 
+    NAME = "app-choice"  # what the cashier is looking at (tests, logs)
+
     BINDINGS = [Binding("escape", "cancel", "Cancel payment")]
 
     def __init__(self, choices: list[ApplicationChoice]) -> None:
-        super().__init__(id="app-choice")
+        super().__init__()
         self.choices = choices
 
     def compose(self) -> ComposeResult:
@@ -64,13 +66,15 @@ class ApplicationModal(ModalScreen[int | None]):
 class ConfirmModal(ModalScreen[bool | None]):
     """Book 1 12.4 step 4: the cardholder confirms the only application."""
 
+    NAME = "app-confirm"  # what the cashier is looking at (tests, logs)
+
     BINDINGS = [
         Binding("enter", "yes", "Use it"),
         Binding("escape", "no", "Cancel payment"),
     ]
 
     def __init__(self, choice: ApplicationChoice) -> None:
-        super().__init__(id="app-confirm")
+        super().__init__()
         self.choice = choice
 
     def compose(self) -> ComposeResult:
@@ -90,6 +94,8 @@ class ConfirmModal(ModalScreen[bool | None]):
 class PinModal(ModalScreen[PinAnswer | None]):
     """PIN entry.  DEMO ONLY: a keyboard is not a PCI PTS PIN pad (the real pad is issue 7)."""
 
+    NAME = "pin-entry"  # what the cashier is looking at (tests, logs)
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel payment"),
         Binding("f2", "bypass", "No PIN (bypass)"),
@@ -104,7 +110,7 @@ class PinModal(ModalScreen[PinAnswer | None]):
         demo: bool,
         test_pin_hint: str | None = None,
     ) -> None:
-        super().__init__(id="pin-entry")
+        super().__init__()
         self.request = request
         self.prompt = prompt
         self.amount = amount
@@ -159,3 +165,24 @@ class PinModal(ModalScreen[PinAnswer | None]):
     def action_cancel(self) -> None:
         self.query_one("#pin", Input).value = ""
         self.dismiss(PinAnswer(PinEntryStatus.CANCELLED))
+
+
+class RetapModal(ModalScreen[bool | None]):
+    """Contactless restart (Book B 3.5.1.2): the cardholder must present the card again,
+    typically after confirming on the phone (on-device cardholder verification)."""
+
+    NAME = "retap"  # what the cashier is looking at (tests, logs)
+
+    BINDINGS = [Binding("enter", "tapped", "Card tapped again")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Static("TAP AGAIN", classes="modal-title")
+            yield Static(
+                "The card or phone asks to be presented again (on a phone: the cardholder "
+                "unlocks it first). Press Enter when it is held to the reader.",
+                id="retap-help",
+            )
+
+    def action_tapped(self) -> None:
+        self.dismiss(True)

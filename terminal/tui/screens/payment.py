@@ -27,8 +27,10 @@ INTERNAL_ERROR = (
 
 
 class PaymentScreen(Screen[None]):
+    NAME = "payment"  # what the cashier is looking at (tests, logs)
+
     def __init__(self, amount_minor: int, source: CardSource) -> None:
-        super().__init__(id="payment")
+        super().__init__()
         self.amount_minor = amount_minor
         self.source = source
         self.phases: list[str] = []
@@ -44,7 +46,8 @@ class PaymentScreen(Screen[None]):
         amount = self.pos_app.currency.format(self.amount_minor)
         with Vertical(id="payment-box"):
             yield Static(f"PAYMENT {amount}", id="payment-title")
-            yield Static(f"Card: {self.source.label}", id="payment-card", markup=False)
+            how = "tapped" if self.source.contactless else "inserted"
+            yield Static(f"Card: {self.source.label} ({how})", id="payment-card", markup=False)
             display = Static("", id="cardholder-display", markup=False)
             display.border_title = "Cardholder display"
             yield display
@@ -82,7 +85,21 @@ class PaymentScreen(Screen[None]):
                 )
                 app.last_cardholder = self.cardholder
                 request = PaymentRequest(self.amount_minor, app.currency)
-                outcome = service.pay(request, transport, self.cardholder, interface="contact")
+                if self.source.contactless:
+                    from terminal.contactless import tap_and_pay
+
+                    capks, revocation = app.session.capk_stores()
+                    outcome = tap_and_pay(
+                        service,
+                        request,
+                        transport,
+                        self.cardholder,
+                        capks=capks,
+                        revocation=revocation,
+                        wait_for_retap=self.cardholder.wait_for_retap,
+                    )
+                else:
+                    outcome = service.pay(request, transport, self.cardholder, interface="contact")
             view = describe(outcome)
         except (UserFacingError, CardTransportError) as exc:
             self._finish_error(str(exc))
@@ -141,6 +158,11 @@ class PaymentScreen(Screen[None]):
         from terminal.tui.screens.modals import ConfirmModal
 
         self.app.push_screen(ConfirmModal(choice), answer)
+
+    def ask_retap(self, answer: Callable[[bool | None], None]) -> None:
+        from terminal.tui.screens.modals import RetapModal
+
+        self.app.push_screen(RetapModal(), answer)
 
     def ask_pin(self, request: PinRequest, answer: Callable[[PinAnswer | None], None]) -> None:
         from terminal.tui.screens.modals import PinModal

@@ -13,13 +13,14 @@ from terminal.tui.plain_words import ResultView
 
 
 class ResultScreen(Screen[None]):
+    NAME = "result"  # what the cashier is looking at (tests, logs)
     BINDINGS = [
         Binding("enter", "new_sale", "New sale"),
         Binding("j", "journal", "Journal"),
     ]
 
     def __init__(self, view: ResultView) -> None:
-        super().__init__(id="result")
+        super().__init__()
         self.view = view
 
     def compose(self) -> ComposeResult:
@@ -58,10 +59,11 @@ class ResultScreen(Screen[None]):
 
 
 class ErrorScreen(Screen[None]):
+    NAME = "error"  # what the cashier is looking at (tests, logs)
     BINDINGS = [Binding("enter", "new_sale", "New sale")]
 
     def __init__(self, sentence: str) -> None:
-        super().__init__(id="error")
+        super().__init__()
         self.sentence = sentence
 
     def compose(self) -> ComposeResult:

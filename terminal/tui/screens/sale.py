@@ -15,6 +15,7 @@ MAX_DIGITS = 12  # ISO 8583 DE 4 / EMV 9F02: n 12
 
 
 class SaleScreen(Screen[None]):
+    NAME = "sale"  # what the cashier is looking at (tests, logs)
     BINDINGS = [
         Binding("enter", "confirm", "Confirm amount"),
         Binding("backspace", "delete", "Delete digit"),
@@ -24,7 +25,7 @@ class SaleScreen(Screen[None]):
     ]
 
     def __init__(self, currency: Currency, banner: str = "") -> None:
-        super().__init__(id="sale")
+        super().__init__()
         self.currency = currency
         self.banner = banner
         self.digits = ""

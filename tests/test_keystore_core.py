@@ -195,12 +195,22 @@ def test_the_public_view_never_carries_the_key_or_block() -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     usage_alg_len=st.sampled_from(
-        [("pin", "T", 16), ("pin", "T", 24), ("pin", "A", 16), ("pin", "A", 32),
-         ("mac", "T", 16), ("mac", "A", 24), ("kbpk", "A", 32), ("data", "A", 32)]
+        [
+            ("pin", "T", 16),
+            ("pin", "T", 24),
+            ("pin", "A", 16),
+            ("pin", "A", 32),
+            ("mac", "T", 16),
+            ("mac", "A", 24),
+            ("kbpk", "A", 32),
+            ("data", "A", 32),
+        ]
     ),  # fmt: skip
     seed=st.binary(min_size=32, max_size=32),
 )
-def test_any_key_round_trips_and_psec_agrees(usage_alg_len: tuple[str, str, int], seed: bytes) -> None:
+def test_any_key_round_trips_and_psec_agrees(
+    usage_alg_len: tuple[str, str, int], seed: bytes
+) -> None:
     usage, algorithm, length = usage_alg_len
     key = seed[:length]
     store = KeyStore(KBPK, random=os.urandom, now=lambda: "t")

@@ -38,8 +38,11 @@ def check_usage_control(ctx: TransactionContext) -> None:
     if not auc or len(auc) != 2:
         return
     b1, b2 = auc
-    terminal_type = ctx.config.terminal_type & 0x0F
-    is_atm = terminal_type in (4, 5, 6) and bool(ctx.config.additional_capabilities[0] & 0x80)
+    # Book 4 A1: an ATM is a financial-institution unattended terminal (14, 15, 16) with
+    # cash capability (9F40 byte 1 b8); a merchant unattended terminal (24-26) is not.
+    is_atm = ctx.config.terminal_type in (0x14, 0x15, 0x16) and bool(
+        ctx.config.additional_capabilities[0] & 0x80
+    )
     if (is_atm and not b1 & 0x02) or (not is_atm and not b1 & 0x01):
         ctx.tvr.set(TvrBit.SERVICE_NOT_ALLOWED)
         return

@@ -258,6 +258,25 @@ def test_sigkill_during_approved_sale(
     assert sum(r["signed_minor"] for r in terminal.ledger() if r["status"] == "approved") == net
 
 
+CONTACTLESS_STEPS = [
+    ("online_request", "reversed", 0),
+    ("host_response", "reversed", 0),  # approved, but the shopper never saw it: undone
+    ("completed", "approved", 4000),
+]
+
+
+@pytest.mark.parametrize(("crash", "status", "net"), CONTACTLESS_STEPS)
+def test_sigkill_during_contactless_online_sale(
+    terminal: Terminal, crash: str, status: str, net: int
+) -> None:
+    """visa_qvsdc above the contactless floor limit answers ARQC: an online tap."""
+    crash_then_recover(terminal, "40.00", crash, "--interface", "contactless")
+    (row,) = assert_agree(terminal)
+    assert row["status"] == status
+    assert row["interface"] == "contactless"
+    assert sum(r["signed_minor"] for r in terminal.ledger() if r["status"] == "approved") == net
+
+
 def test_terminal_sells_again_after_a_crash(terminal: Terminal) -> None:
     """Restart by simply paying again: ``pos pay`` runs start-up recovery first."""
     assert_killed(terminal.pay("12.34", crash="host_response"))
@@ -383,6 +402,18 @@ OFFLINE_STEPS = [
     ),
     ("advice_queued", "approved", 999),
 ]
+
+
+def test_sigkill_after_an_offline_advice_was_sent(terminal: Terminal) -> None:
+    """Host up: the offline approval's advice goes at once; killed right after, nothing is
+    sent twice."""
+    term = Terminal(terminal.base, terminal.terminal_id, terminal.host, offline=True)
+    assert_killed(term.pay("9.99", "--card", "sda_legacy", crash="advice_sent"))
+    done = term.recover()
+    assert json.loads(done.stdout)["message"] == "Recovery: nothing was left in doubt."
+    (row,) = assert_agree(term)
+    assert row["status"] == "approved"
+    assert [(r["kind"], r["signed_minor"]) for r in term.ledger()] == [("advice", 999)]
 
 
 @pytest.mark.parametrize(("crash", "status", "net"), OFFLINE_STEPS)

@@ -257,3 +257,53 @@ async def test_host_unreachable_says_what_to_do():
             "The bank could not be reached, so the payment was declined. "
             "Check the network connection to the host and try again."
         )
+
+
+async def tap_card(pilot, app: PosApp, profile: str) -> None:
+    await wait_for(pilot, lambda: on(app) == "card")
+    index = [s.name for s in app.screen.sources].index(profile)
+    key = app.screen._key(index)
+    assert key.isalpha(), "contactless cards take the letter keys"
+    await pilot.press(key)
+
+
+@pytest.mark.asyncio
+async def test_contactless_tap_approved_offline_under_the_floor_limit():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "500")
+        await pilot.press("enter")
+        await tap_card(pilot, app, "visa_qvsdc")
+        await wait_for(pilot, lambda: on(app) == "result")
+        assert text(app, "#headline") == "APPROVED"
+        assert text(app, "#reason") == "Approved offline by the card."
+        assert "476173******0010" in text(app, "#details")
+        assert "CARD_READ_OK" in app.last_cardholder.messages
+
+
+@pytest.mark.asyncio
+async def test_phone_wallet_asks_for_a_second_tap_after_see_phone():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "6000")
+        await pilot.press("enter")
+        await tap_card(pilot, app, "mastercard_phone")
+        await wait_for(pilot, lambda: on(app) == "retap")
+        assert "SEE_PHONE" in app.last_cardholder.messages
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: on(app) == "result")
+        assert text(app, "#headline") == "APPROVED"
+        assert "Verified on device" in text(app, "#details")
+
+
+@pytest.mark.asyncio
+async def test_contactless_online_pin_above_the_cvm_limit():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "6000")
+        await pilot.press("enter")
+        await tap_card(pilot, app, "visa_online_pin")
+        await enter_pin(pilot, app, "1234")
+        await wait_for(pilot, lambda: on(app) == "result")
+        assert text(app, "#headline") == "APPROVED"
+        assert "PIN verified online" in text(app, "#details")

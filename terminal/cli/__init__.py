@@ -30,6 +30,9 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.card",
     "terminal.cli.run",
     "terminal.cli.keys",
+    "terminal.cli.receipt",
+    "terminal.cli.qr",
+    "terminal.cli.wallet",
 ]
 
 EXIT_OK = 0

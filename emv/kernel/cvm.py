@@ -165,12 +165,14 @@ class CardholderVerification:
             ctx.cvm_results.result = CvmResult.UNKNOWN
             return
         raw = ctx.card_data.get(0x8E)
-        ctx.tsi.set(TsiBit.CARDHOLDER_VERIFICATION_PERFORMED)
         if not raw or len(raw) <= 8:
+            # Book 3 10.5: no CVM List (or one without rules) -> 'ICC data missing',
+            # CVM Results 3F0000, and the TSI bit is NOT set.
             ctx.tvr.set(TvrBit.ICC_DATA_MISSING)
             ctx.cvm_results.code, ctx.cvm_results.condition = 0x3F, 0x00
             ctx.cvm_results.result = CvmResult.UNKNOWN
             return
+        ctx.tsi.set(TsiBit.CARDHOLDER_VERIFICATION_PERFORMED)
         cvm_list = parse_cvm_list(raw)
         last_failed: CvRule | None = None
         for rule in cvm_list.rules:

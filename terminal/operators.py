@@ -127,7 +127,7 @@ def authorise(settings: OperatorSettings, action: str, supervisor_pin: str | Non
     if action in PERMISSIONS[CASHIER]:
         return Approval(CASHIER, action)
     if not settings.supervisor_pin_hash:
-        raise NotAuthorised(
+        raise ConfigError(
             f"a {action} needs a supervisor, but no supervisor PIN is configured; add "
             "[operators] supervisor_pin_hash to the config (python -m terminal.operators)."
         )

@@ -33,6 +33,10 @@ COMMAND_MODULES: list[str] = [
     "terminal.cli.receipt",
     "terminal.cli.qr",
     "terminal.cli.wallet",
+    "terminal.cli.refund",
+    "terminal.cli.void",
+    "terminal.cli.preauth",
+    "terminal.cli.settle",
 ]
 
 EXIT_OK = 0

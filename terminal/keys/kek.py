@@ -43,7 +43,8 @@ class KekError(UserFacingError):
 
 
 class KekProvider(Protocol):
-    description: str
+    @property
+    def description(self) -> str: ...
 
     def open_kbpk(
         self, envelope: dict[str, Any] | None, new_kbpk: bytes

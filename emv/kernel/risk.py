@@ -21,8 +21,15 @@ def floor_limit_check(ctx: TransactionContext) -> None:
 
 
 def random_selection(ctx: TransactionContext) -> None:
+    """10.6.2: a draw 1-99 against the (biased) Transaction Target Percent.
+
+    Only a terminal that can go online selects transactions for online processing; a
+    target of 0 with a higher maximum still biases amounts between threshold and floor.
+    """
     aid = ctx.aid_config
-    if aid is None or aid.random_selection_target_percent <= 0:
+    if aid is None or not ctx.config.online_capable:
+        return
+    if aid.random_selection_target_percent <= 0 and aid.random_selection_max_target_percent <= 0:
         return
     amount = ctx.params.amount_minor
     floor = aid.floor_limit
@@ -59,14 +66,16 @@ def velocity_check(ctx: TransactionContext) -> None:
     atc = _get_counter(ctx, 0x9F36)
     last_online = _get_counter(ctx, 0x9F13)
     if atc is None or last_online is None or atc <= last_online:
+        # 10.6.3: a counter not returned, or ATC <= Last Online ATC -> both limits exceeded.
         ctx.tvr.set(TvrBit.LOWER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
         ctx.tvr.set(TvrBit.UPPER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
-        return
-    if atc - last_online > lower[0]:
-        ctx.tvr.set(TvrBit.LOWER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
-    if atc - last_online > upper[0]:
-        ctx.tvr.set(TvrBit.UPPER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
+    else:
+        if atc - last_online > lower[0]:
+            ctx.tvr.set(TvrBit.LOWER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
+        if atc - last_online > upper[0]:
+            ctx.tvr.set(TvrBit.UPPER_CONSECUTIVE_OFFLINE_LIMIT_EXCEEDED)
     if last_online == 0:
+        # 10.6.3: a Last Online ATC Register of zero means the card was never online.
         ctx.tvr.set(TvrBit.NEW_CARD)
 
 
@@ -78,11 +87,11 @@ def exception_file_check(ctx: TransactionContext) -> None:
 def terminal_risk_management(ctx: TransactionContext) -> None:
     """Performed when AIP byte 1 b4 asks for it (or the terminal always does it)."""
     exception_file_check(ctx)
+    if ctx.params.force_online:
+        ctx.tvr.set(TvrBit.MERCHANT_FORCED_ONLINE)  # the merchant's choice, TRM or not
     if not (ctx.aip[0] & 0x08 or ctx.config.risk_management_always):
         return
     floor_limit_check(ctx)
     random_selection(ctx)
     velocity_check(ctx)
-    if ctx.params.force_online:
-        ctx.tvr.set(TvrBit.MERCHANT_FORCED_ONLINE)
     ctx.tsi.set(TsiBit.TERMINAL_RISK_MANAGEMENT_PERFORMED)

@@ -7,12 +7,16 @@ BDK.  Every key here is TEST-ONLY.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+import pytest
 
 from crypto import des, dukpt_tdes, pinblock, tr31
 from emv.ports import PinRequest
 from hardware_sim.pinpad import SimulatedPinPad, peripheral_test_keys
+from terminal.cli import main
 from terminal.keys import open_store
 from terminal.keys.kek import FileKek
 from terminal.peripherals.pinpad import SerialPinPad
@@ -56,3 +60,49 @@ def test_stored_ik_loads_into_the_pinpad_and_the_host_opens_the_pin(tmp_path: Pa
     key = dukpt_tdes.host_pin_key(BDK, entry.online.ksn)
     clear = des.decrypt_ecb(key, entry.online.encrypted_block)
     assert pinblock.decode_format0(clear, PAN) == "1234"
+
+
+def test_pos_keys_pinpad_loads_the_ik_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kek_file = tmp_path / "kek"
+    fd = os.open(kek_file, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, os.urandom(32))
+    os.close(fd)
+    kek = ["--kek", f"file:{kek_file}"]
+    pad_kbpk = bytes.fromhex(peripheral_test_keys()["pinpad_kbpk_tdes"])
+    c1 = bytes(range(16))  # TEST-ONLY component pair XORing to the pad's KBPK
+    c2 = bytes(a ^ b for a, b in zip(pad_kbpk, c1, strict=True))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{c1.hex()}\n{c2.hex()}\n"))
+    assert main(["keys", "load", *kek, "--id", "pad-kbpk", "--usage", "kbpk",
+                 "--algorithm", "T", "--from-components", "2"]) == 0  # fmt: skip
+    ksn = "FFFF0000000003E00000"
+    ipek = dukpt_tdes.derive_ipek(BDK, bytes.fromhex(ksn))
+    assert main(["keys", "load", *kek, "--id", "ik", "--usage", "dukpt-ik", "--algorithm", "T",
+                 "--key-set-id", ksn, "--from-components", "2"]) == 2  # fmt: skip
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{ipek.hex()}\n{bytes(16).hex()}\n"))
+    assert main(["keys", "load", *kek, "--id", "ik", "--usage", "dukpt-ik", "--algorithm", "T",
+                 "--key-set-id", ksn, "--from-components", "2"]) == 0  # fmt: skip
+    capsys.readouterr()
+    with SimulatedPinPad(pin="4321", time_scale=0) as sim:
+        code = main(["keys", "pinpad", *kek, "--id", "ik", "--kbpk-id", "pad-kbpk",
+                     "--port", sim.port])  # fmt: skip
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert f"initial KSN {ksn}" in out
+        assert main(["keys", "pinpad", *kek, "--id", "pad-kbpk", "--kbpk-id", "ik",
+                     "--port", sim.port]) == 1  # fmt: skip
+        assert "is not a DUKPT initial key" in capsys.readouterr().err
+        pad = SerialPinPad.open(sim.port, entry_margin_s=0.3)
+        try:
+            entry = pad.request_pin(PinRequest(True, 500, "GBP", None, PAN))
+        finally:
+            pad.close()
+    assert entry.online is not None
+    key = dukpt_tdes.host_pin_key(BDK, entry.online.ksn)
+    assert pinblock.decode_format0(des.decrypt_ecb(key, entry.online.encrypted_block), PAN) == (
+        "4321"
+    )
+    assert main(["keys", "pinpad", *kek, "--id", "ik", "--kbpk-id", "pad-kbpk",
+                 "--port", str(tmp_path / "no-such-tty")]) == 1  # fmt: skip
+    assert "cannot open serial port" in capsys.readouterr().err

@@ -65,6 +65,15 @@ def register(sub: Any) -> None:
     retire.add_argument("--version", required=True, type=int)
     retire.set_defaults(handler=retire_key)
 
+    pinpad = inner.add_parser(
+        "pinpad", parents=[common], help="load a stored DUKPT initial key into the PIN pad"
+    )
+    pinpad.add_argument("--id", required=True, dest="key_id", help="the dukpt-ik key")
+    pinpad.add_argument("--kbpk-id", required=True, help="the stored kbpk key of the PIN pad")
+    pinpad.add_argument("--port", required=True, help="the PIN pad's serial port")
+    pinpad.add_argument("--baud", type=int, default=None)
+    pinpad.set_defaults(handler=load_pinpad)
+
 
 def _path(args: argparse.Namespace) -> Path | None:
     return Path(args.store) if args.store else None
@@ -157,6 +166,35 @@ def retire_key(args: argparse.Namespace) -> int:
     with open_store(_path(args), args.kek) as store:
         record = store.retire(args.key_id, args.version)
     print(f"Retired {_show(record)}; its key block is gone.")
+    return 0
+
+
+def load_pinpad(args: argparse.Namespace) -> int:
+    """Export the IK under the PIN pad's KBPK and send it with LK (docs/pinpad-protocol.md)."""
+    with open_store(_path(args), args.kek, write=False) as store:
+        record = store.active(args.key_id)
+        if record.usage != "dukpt-ik" or not record.key_set_id:
+            raise KeyStoreFailure(f"key '{args.key_id}' is not a DUKPT initial key")
+        pad_kbpk = store.active(args.kbpk_id)
+        key = _transport(store, args.kbpk_id)
+        assert key is not None  # noqa: S101 - kbpk_id is given
+        block = store.export_block(args.key_id, key, kbpk_algorithm=pad_kbpk.algorithm)
+    from terminal.peripherals.pinpad import SerialPinPad
+
+    options = {"baudrate": args.baud} if args.baud else {}
+    pad = SerialPinPad.open(args.port, **options)
+    try:
+        answered = pad.load_key(block, bytes.fromhex(record.key_set_id))
+    finally:
+        pad.close()
+    if answered.upper() != record.kcv:
+        raise KeyStoreFailure(
+            f"the PIN pad reports KCV {answered or 'none'} for the key, not {record.kcv}; "
+            "do not use it until it is loaded again"
+        )
+    print(
+        f"Loaded {_show(record)} into the PIN pad on {args.port}; initial KSN {record.key_set_id}."
+    )
     return 0
 
 

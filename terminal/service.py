@@ -145,9 +145,11 @@ class PaymentService:
         random: RandomSource | None = None,
         oda_engine: OdaEngine | None = None,
         cda_verifier: CdaVerifier | None = None,
-        batch: Batch | None = None,
+        batch: Batch | None | str = "default",
     ) -> None:
-        self.batch = batch
+        """``batch``: the open settlement batch; ``"default"`` opens the terminal's own
+        (``$POS_DATA_DIR/batch.sqlite``) at the first approval, ``None`` keeps no batch."""
+        self._batch = batch
         self.settings = settings
         self.journal = journal
         self.authoriser = authoriser
@@ -270,12 +272,24 @@ class PaymentService:
             outcome.extra["advice"] = self.send_advices(txn_id, advice_key)
         return outcome
 
+    @property
+    def batch(self) -> Batch | None:
+        if isinstance(self._batch, str):
+            from terminal.datakey import load_or_create
+            from terminal.runtime import data_dir
+
+            base = data_dir()
+            base.mkdir(parents=True, exist_ok=True)
+            self._batch = Batch(base / "batch.sqlite", load_or_create(base / "keys" / "data.key"))
+        return self._batch
+
     def record_approval(self, txn_id: str, result: TransactionResult, kind: str) -> None:
         """Seal an online approval's original request into the open batch (if there is one)."""
         doc = getattr(self.authoriser, "last_request", None)
-        if self.batch is None or not doc:
+        batch = self.batch if doc else None
+        if batch is None or not doc:
             return
-        self.batch.add(
+        batch.add(
             txn_id,
             kind,
             doc,
@@ -303,10 +317,11 @@ class PaymentService:
             return ""
         outcome.stan = key.split(":")[1] if key.count(":") >= 2 else outcome.stan
         store = getattr(client, "advices", None)
-        if self.batch is not None and store is not None:
+        batch = self.batch if store is not None else None
+        if batch is not None and store is not None:
             for stored_key, doc in store.advices():
                 if stored_key == key:
-                    self.batch.add(
+                    batch.add(
                         txn_id, "advice", doc, scheme=scheme_for_aid(result.aid), in_totals=True
                     )
         return key

@@ -19,6 +19,13 @@ NO_IAC = bytes(5)
 ALL_IAC = b"\xff" * 5
 
 
+CID_REASONS = {
+    0x01: "service not allowed",
+    0x02: "PIN try limit exceeded",
+    0x03: "issuer authentication failed",
+}
+
+
 class CryptogramType(Enum):
     """Reference control parameter b8-b7 (Book 3 Table 12) and CID b8-b7 (Table 14)."""
 
@@ -79,6 +86,16 @@ class GenerateAcResponse:
     template_value: bytes | None = None  # value of template 77 (CDA hashes it)
 
     @property
+    def advice_required(self) -> bool:
+        """CID b4 (Book 3 Table 14): the card asks for an advice to the issuer."""
+        return bool(self.cid & 0x08)
+
+    @property
+    def reason(self) -> str:
+        """CID b3-b1 reason/advice code (Book 3 Table 14), '' for none or RFU."""
+        return CID_REASONS.get(self.cid & 0x07, "")
+
+    @property
     def cryptogram_type(self) -> CryptogramType:
         kind = self.cid & 0xC0
         if kind == 0xC0:
@@ -137,6 +154,9 @@ def generate_ac(
         raise KernelTermination(
             f"card answered {returned.name} to a {requested.name} request (Book 3 9.3)"
         )
+    if cdol_tag == 0x8D and returned is CryptogramType.ARQC:
+        # Book 3 9.3 Table 13: the second GENERATE AC ends in a TC or an AAC, never an ARQC.
+        raise KernelTermination("card answered ARQC to the second GENERATE AC (Book 3 9.3)")
     ctx.card_data[0x9F27] = bytes([result.cid])
     ctx.card_data[0x9F36] = result.atc
     if result.cryptogram is not None:

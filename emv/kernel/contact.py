@@ -199,6 +199,7 @@ class ContactKernel:
             )
         kind = first.cryptogram_type
         result.cryptogram_type = kind.name
+        result.advice_required, result.card_reason = first.advice_required, first.reason
 
         if ctx.params.transaction_type is TransactionType.REFUND:
             self._refund_online(ctx, result)
@@ -212,6 +213,8 @@ class ContactKernel:
         if kind is CryptogramType.AAC:
             ctx.terminal_data[0x8A] = b"Z1"
             result.outcome, result.reason = Outcome.DECLINED, "declined offline by the card"
+            if first.reason:
+                result.reason += f" ({first.reason})"
             return
 
         ui.progress("authorising online")
@@ -240,6 +243,8 @@ class ContactKernel:
             scripts.run_scripts(ctx, response.issuer_scripts, 0x72)
         final = second.cryptogram_type
         result.cryptogram_type = final.name
+        result.advice_required = result.advice_required or second.advice_required
+        result.card_reason = second.reason or result.card_reason
         if final is CryptogramType.TC:
             result.outcome = Outcome.APPROVED
             result.reason = (
@@ -253,6 +258,12 @@ class ContactKernel:
         elif response is not None and response.approved:
             result.outcome = Outcome.DECLINED
             result.reason = "declined by the card after issuer approval"
+        elif response is not None and response.referral:
+            result.outcome, result.referral = Outcome.DECLINED, True
+            result.reason = (
+                f"declined: the issuer asked for a voice referral ({response.response_code}), "
+                "which this terminal does not take"
+            )
         elif response is not None:
             result.outcome = Outcome.DECLINED
             result.reason = response.message or f"declined by the issuer ({response.response_code})"

@@ -100,4 +100,7 @@ def second_cryptogram_request(ctx: TransactionContext, online: OnlineResult) -> 
         return decision
     code = online.response.response_code.encode("ascii", "replace")[:2].ljust(2, b"0")
     ctx.terminal_data[0x8A] = code
+    # Referrals (01/02, Book 3 10.9 / Book 4 6.3.6) need a voice call by the attendant.
+    # Terminal policy: no voice referrals, so a referral is a decline - the card gets the
+    # issuer's ARC (01/02) in CDOL2 and an AAC request, and the result says why.
     return CryptogramType.TC if online.response.approved else CryptogramType.AAC

@@ -41,6 +41,11 @@ class TransactionResult:
     authorisation_request: AuthorisationRequest | None = field(default=None, repr=False)
     authorisation_response_code: str = ""  # 8A as sent to the card
     issuer_script_results: str = ""
+    # CID b4 and b3-b1 of the last GENERATE AC (Book 3 Table 14): the card asks for an
+    # advice, and why ('service not allowed', 'PIN try limit exceeded', ...).
+    advice_required: bool = False
+    card_reason: str = ""
+    referral: bool = False  # the issuer answered 01/02 (refer to card issuer)
     language_preference: list[str] = field(default_factory=list)
     card_removed: bool = False
     apdus: list[Exchange] = field(default_factory=list)

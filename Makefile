@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SYSPKG := pcscd vsmartcard-vpcd libpcsclite-dev socat gcc tmux python3-venv python3-dev
+SYSPKG := pcscd vsmartcard-vpcd libpcsclite-dev socat gcc tmux python3-venv python3-dev softhsm2
 SUDO   := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 STAMP  := $(VENV)/.installed
 

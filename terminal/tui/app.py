@@ -11,13 +11,18 @@ from __future__ import annotations
 import threading
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from terminal.money import Currency
-from terminal.tui.cardholder import UiCardholder
 from terminal.tui.screens.sale import SaleScreen
 from terminal.tui.wiring import TerminalSession
+
+if TYPE_CHECKING:
+    from terminal.tui.cardholder import UiCardholder
+
+WARM_UP_DELAY_S = 0.4
 
 
 class PosApp(App[None]):
@@ -38,7 +43,11 @@ class PosApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(SaleScreen(self.currency, self.banner))
-        # Open the host link and run start-up recovery while the cashier types the amount.
+        # Open the host link and run start-up recovery while the cashier types the amount,
+        # once the amount screen is up and taking keys (the imports compete for the GIL).
+        self.set_timer(WARM_UP_DELAY_S, self._start_warm_up)
+
+    def _start_warm_up(self) -> None:
         self.run_worker(self._warm_up, thread=True, name="warm-up", group="warm-up")
 
     def _warm_up(self) -> None:

@@ -13,13 +13,14 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emv.ports import CardTransport, Clock, OnlineAuthoriser, OnlinePin, RandomSource
 from terminal.config import Settings
-from terminal.journal import Journal
-from terminal.runtime import journal_path
-from terminal.service import PaymentService
+
+if TYPE_CHECKING:  # the kernel and the journal load with the first payment, not at start
+    from terminal.journal import Journal
+    from terminal.service import PaymentService
 
 SIM_READER = "sim"  # a simulated chip card inserted in an in-process reader
 SIM_TAP = "sim_tap"  # a simulated contactless card or phone tapped on an in-process field
@@ -73,6 +74,7 @@ def build_payment_service(
 ) -> PaymentService:
     """The payment service with ODA; simulated cards also trust the TEST-ONLY CAPKs."""
     from terminal.oda import cda_verifier, oda_engine
+    from terminal.service import PaymentService
 
     return PaymentService(
         settings,
@@ -147,6 +149,9 @@ class TerminalSession:
     def journal(self) -> Journal:
         with self._lock:
             if self._journal is None:
+                from terminal.journal import Journal
+                from terminal.runtime import journal_path
+
                 self._journal = Journal(journal_path(self.settings))
             return self._journal
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.events import Key
+from textual.containers import Horizontal, Vertical
+from textual.events import DescendantFocus, Key
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
@@ -16,12 +16,6 @@ from terminal.tui.wiring import CardSource, ReaderStatus
 
 if TYPE_CHECKING:
     from terminal.tui.app import PosApp
-
-
-def _short(description: str, width: int = 62) -> str:
-    """The profile's description cut to one line of the list."""
-    text = description.split(":")[0] if len(description) > width else description
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class CardScreen(Screen[None]):
@@ -59,8 +53,8 @@ class CardScreen(Screen[None]):
             yield Static("\n".join(lines), id="reader-status", markup=False)
             if session.demo:
                 yield Static(
-                    "DEMO: the list below is the card simulator. Press a number to insert a "
-                    "chip card, a letter to tap a contactless card or phone (or arrows, Enter).",
+                    "DEMO: these lists are the card simulator. Press a number to insert a chip "
+                    "card or a letter to tap a card or phone (or Tab, arrows and Enter).",
                     id="card-help",
                 )
             if not self.sources:
@@ -76,15 +70,26 @@ class CardScreen(Screen[None]):
                     else f"No card reader is ready: {chip.detail}"
                 )
                 yield Static(help_text, id="card-help", markup=False)
-            options = [
-                Option(
-                    f"{self._key(i)}  {'tap' if s.contactless else 'chip'}  {s.label:<16} "
-                    f"{_short(s.description, 54)}",
-                    id=f"src-{i}",
-                )
-                for i, s in enumerate(self.sources)
-            ]
-            yield OptionList(*options, id="card-list", markup=False)
+            chips = [i for i, src in enumerate(self.sources) if not src.contactless]
+            taps = [i for i, src in enumerate(self.sources) if src.contactless]
+            with Horizontal(id="card-lists"):
+                for title, indexes, list_id in (
+                    ("Insert (chip)", chips, "chip-list"),
+                    ("Tap (contactless)", taps, "tap-list"),
+                ):
+                    if not indexes:
+                        continue
+                    options = OptionList(
+                        *[
+                            Option(f"{self._key(i)}  {self.sources[i].label}", id=f"src-{i}")
+                            for i in indexes
+                        ],
+                        id=list_id,
+                        markup=False,
+                    )
+                    options.border_title = title
+                    yield options
+            yield Static("", id="card-detail", markup=False)
         yield Footer()
 
     def _key(self, index: int) -> str:
@@ -97,9 +102,34 @@ class CardScreen(Screen[None]):
         return str(position + 1) if position < 9 else ("0" if position == 9 else " ")
 
     def on_mount(self) -> None:
-        card_list = self.query_one("#card-list", OptionList)
-        card_list.highlighted = 0 if self.sources else None
-        card_list.focus()
+        lists = list(self.query(OptionList).results(OptionList))
+        for options in lists:
+            options.highlighted = 0
+        if lists:
+            lists[0].focus()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.has_focus:
+            self._describe(event.option.id)
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        widget = event.widget
+        if isinstance(widget, OptionList) and widget.highlighted is not None:
+            self._describe(widget.get_option_at_index(widget.highlighted).id)
+
+    def _describe(self, option_id: str | None) -> None:
+        index = self._index_of(option_id)
+        if index is not None:
+            source = self.sources[index]
+            how = "tap" if source.contactless else "insert"
+            detail = f"{source.label} ({how}): {source.description}"
+            self.query_one("#card-detail", Static).update(detail)
+
+    @staticmethod
+    def _index_of(option_id: str | None) -> int | None:
+        if option_id and option_id.startswith("src-"):
+            return int(option_id[4:])
+        return None
 
     def on_key(self, event: Key) -> None:
         if not event.character:
@@ -112,7 +142,9 @@ class CardScreen(Screen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self._start(event.option_index)
+        index = self._index_of(event.option.id)
+        if index is not None:
+            self._start(index)
 
     def _start(self, index: int) -> None:
         from terminal.tui.screens.payment import PaymentScreen

@@ -73,7 +73,9 @@ class QrPaymentHost:
         self._server = _Server((host, port), _Handler)
         self._server.qr_host = self
         self.address: tuple[str, int] = self._server.server_address[:2]  # type: ignore[assignment]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> tuple[str, int]:
         self._thread.start()

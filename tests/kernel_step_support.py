@@ -89,7 +89,7 @@ def pse_record(*entries: tuple[bytes, str, int | None]) -> bytes:
 
 
 CDOL1 = "9F02069F03069F1A0295055F2A029A039C019F3704"
-CDOL2 = "8A029F02069F03069F1A0295055F2A029A039C019F37049102"
+CDOL2 = "8A029F02069F03069F1A0295055F2A029A039C019F3704910A"
 
 
 def base_records(changes: dict[int, bytes | None] | None = None) -> dict[int, bytes]:

@@ -3,7 +3,8 @@
 Offline advices and batch records carry the PAN until the host has them, so they are stored
 encrypted (AES-GCM) under this key.  The key lives in a file readable only by its owner
 (``$POS_DATA_DIR/keys/data.key``, mode 0600), created on first use; a file with looser
-permissions is refused.  A PKCS#11 token is the stronger home for it (see issue notes).
+permissions is refused.  With ``$POS_KEK`` set, the key comes from the key store instead,
+wrapped as a TR-31 block under a KEK held by a PKCS#11 token (docs/keys.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ KEY_BYTES = 32
 
 
 def load_or_create(path: Path) -> bytes:
+    """The data key; from the key store when ``$POS_KEK`` names a KEK (docs/keys.md)."""
+    if os.environ.get("POS_KEK"):
+        from terminal.keys import STORE_NAME, load_data_key
+
+        return load_data_key(path.parent / STORE_NAME)
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:

@@ -259,3 +259,21 @@ def test_damaged_store_and_kek_from_the_environment(
     monkeypatch.delenv("POS_KEK")
     assert pos("list") == 2
     assert "no key-encryption key given" in last_error(capsys)
+
+
+def test_payment_seals_its_queues_with_the_key_store_data_key(
+    tmp_path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """With $POS_KEK set, the SAF store's data key comes from the key store, no raw key file."""
+    from terminal.cli import main
+
+    kek = tmp_path / "kek.bin"
+    kek.write_bytes(bytes(range(32)))
+    kek.chmod(0o600)
+    data = tmp_path / "data"
+    monkeypatch.setenv("POS_DATA_DIR", str(data))
+    monkeypatch.setenv("POS_KEK", f"file:{kek}")
+    assert main(["keys", "load", "--id", "journal", "--usage", "data", "--generate"]) == 0
+    assert main(["pay", "5.00", "--json", "--plain-tcp"]) == 0
+    assert not (data / "keys" / "data.key").exists()
+    capsys.readouterr()

@@ -3,7 +3,8 @@
 Order (ISO 8583:1987 0500/0510 reconciliation, 0320/0330 batch upload):
 
 1. finish a close a crash interrupted (the journal says ``closed`` but records remain);
-2. start-up recovery (``terminal.recovery``): in-doubt approvals reversed, advices sent; a
+2. voids and completions left half done (``terminal.transactions.finish_interrupted``), then
+   start-up recovery (``terminal.recovery``): in-doubt approvals reversed, advices sent; a
    reversal or advice the host has not acknowledged blocks settlement (the totals would differ);
 3. the batch's records whose journal status is still ``approved`` make the totals: debits
    (sales, advices, completions) and credits (refunds) per currency, and per card scheme
@@ -29,6 +30,7 @@ from terminal.errors import UserFacingError
 from terminal.journal import Journal
 from terminal.money import Currency, currency
 from terminal.recovery import recover
+from terminal.transactions import finish_interrupted
 
 WIDTH = 42
 
@@ -205,6 +207,7 @@ def settle_batch(journal: Journal, batch: Batch, client: Any, when: datetime) ->
     ident = client.terminal
     report = SettlementReport(number, ident.terminal_id, ident.merchant_id, when)
     try:
+        finish_interrupted(journal, batch, client)
         recover(journal, client)
     except OnlineUnavailable as exc:
         raise SettlementBlocked(

@@ -131,26 +131,10 @@ def void(
             f"{label} has no reversal message on record, so it cannot be voided here; "
             "ask the acquirer to cancel it."
         )
-    key = f"{doc['41'].strip()}:{doc['11']}:{doc['90']}"
-    journal.append(entry.txn_id, "void_requested", operator=approval.role, stan=doc["11"])
-    journal.append(entry.txn_id, "reversal_queued", reason="voided by the supervisor")
-    if batch is not None and record is not None:
-        batch.mark(entry.txn_id, "voided")
-    store = client.reversals
-    store.arm(key, doc)
-    store.make_due(key)
-    try:
-        if getattr(client, "advices", None) is not None:
-            client.send_advices()  # an offline approval's advice goes before its reversal
-        client.send_due_reversals()
-    except OnlineUnavailable:
-        pass
-    still_due = {k for k, _ in store.due()}
-    status = "pending"
-    if key not in still_due:
-        journal.append(entry.txn_id, "reversal_acknowledged")
-        journal.append(entry.txn_id, "void_acknowledged")
-        status = "voided"
+    journal.append(
+        entry.txn_id, "void_requested", operator=approval.role, stan=doc["11"], void_reversal=doc
+    )
+    status = _finish_void(journal, batch, client, entry.txn_id, doc)
     return VoidOutcome(
         entry.txn_id,
         doc["11"],
@@ -158,6 +142,68 @@ def void(
         str(data.get("currency", "")),
         status,
     )
+
+
+def _finish_void(
+    journal: Journal, batch: Batch | None, client: Any, txn_id: str, doc: dict[str, str]
+) -> str:
+    """After ``void_requested``: batch record out, 0400 durable and sent; idempotent."""
+    if batch is not None and batch.get(txn_id) is not None:
+        batch.mark(txn_id, "voided")
+    key = f"{doc['41'].strip()}:{doc['11']}:{doc['90']}"
+    store = client.reversals
+    store.arm(key, doc)  # a second arm of the same 0400 is a no-op; a resend is de-duplicated
+    store.make_due(key)
+    entry = journal.entry(txn_id)
+    if entry is not None and entry.kinds[-1] == "void_requested":
+        journal.append(txn_id, "reversal_queued", reason="voided by the supervisor")
+    try:
+        if getattr(client, "advices", None) is not None:
+            client.send_advices()  # an offline approval's advice goes before its reversal
+        client.send_due_reversals()
+    except OnlineUnavailable:
+        pass
+    if key in {k for k, _ in store.due()}:
+        return "pending"
+    journal.append(txn_id, "reversal_acknowledged")
+    journal.append(txn_id, "void_acknowledged")
+    return "voided"
+
+
+def finish_interrupted(journal: Journal, batch: Batch | None, client: Any) -> list[str]:
+    """Start-up step for voids and completions a crash or a dead link left half done.
+
+    Run it before :func:`terminal.recovery.recover`.  A ``void_requested`` without
+    ``void_acknowledged`` gets its 0400 armed again from the journal and sent; a completion
+    ``started`` without ``completed`` is finished from its batch record (advice parked again,
+    the host de-duplicates) or closed as aborted when nothing was parked.  Returns the ids.
+    """
+    done: list[str] = []
+    for entry in journal.entries():
+        kinds = entry.kinds
+        if "void_requested" in kinds and "void_acknowledged" not in kinds:
+            last_void = len(kinds) - 1 - kinds[::-1].index("void_requested")
+            if "reversal_acknowledged" in kinds[last_void:]:
+                journal.append(entry.txn_id, "void_acknowledged")
+            else:
+                doc = entry.data.get("void_reversal")
+                if isinstance(doc, dict):
+                    _finish_void(journal, batch, client, entry.txn_id, doc)
+            done.append(entry.txn_id)
+        elif entry.data.get("type") == "completion" and "completed" not in kinds:
+            record = batch.get(entry.txn_id) if batch is not None else None
+            if record is None or batch is None:
+                journal.append(
+                    entry.txn_id,
+                    "completed",
+                    outcome="aborted",
+                    reason="recovered: the completion stopped before anything was sent",
+                )
+            else:
+                preauth = journal.entry(str(entry.data.get("preauth", "")))
+                _finish_completion(journal, batch, client, entry.txn_id, record.document, preauth)
+            done.append(entry.txn_id)
+    return done
 
 
 def _open_preauth(journal: Journal, batch: Batch, preauth_txn_id: str) -> BatchRecord:
@@ -182,6 +228,44 @@ def _open_preauth(journal: Journal, batch: Batch, preauth_txn_id: str) -> BatchR
             "ask the acquirer to complete it."
         )
     return record
+
+
+def _finish_completion(
+    journal: Journal,
+    batch: Batch,
+    client: Any,
+    txn_id: str,
+    doc: dict[str, str],
+    preauth: JournalEntry | None,
+) -> str:
+    """After the batch record: park the 0220, journal ``completed``, send; idempotent."""
+    key = reversal_key(doc)
+    client.advices.enqueue_advice(key, doc)  # ON CONFLICT DO NOTHING; resends are de-duplicated
+    data = preauth.data if preauth is not None else {}
+    journal.append(
+        txn_id,
+        "completed",
+        outcome="approved",
+        reason="pre-authorisation completed",
+        aid=data.get("aid", ""),
+        label=data.get("label", ""),
+        pan_masked=data.get("pan_masked", ""),
+        offline=False,
+        stan=doc["11"],
+        auth_code=data.get("auth_code", ""),
+        response_code="00",
+    )
+    if preauth is not None:
+        journal.append(preauth.txn_id, "preauth_completed", completion=txn_id)
+    journal.append(txn_id, "advice_queued", advice_key=key, stan=doc["11"])
+    try:
+        left = client.send_advices()
+    except OnlineUnavailable:
+        left = 1
+    if left == 0:
+        journal.append(txn_id, "advice_sent")
+        return "sent"
+    return "queued"
 
 
 def completion_advice(
@@ -233,6 +317,10 @@ def complete(
         raise TransactionRefused(
             "the store-and-forward queue is full; run 'pos recover' to send it, then complete."
         )
+    when = now or client.clock.now()
+    doc = completion_advice(
+        record, str(entry.data.get("auth_code", "")), amount, client.stan_source(), when
+    )
     txn_id = journal.new_transaction_id()
     journal.append(
         txn_id,
@@ -243,36 +331,9 @@ def complete(
         type="completion",
         interface=str(entry.data.get("interface", "contact")),
         preauth=preauth_txn_id,
+        stan=doc["11"],
     )
-    when = now or client.clock.now()
-    doc = completion_advice(
-        record, str(entry.data.get("auth_code", "")), amount, client.stan_source(), when
-    )
-    key = reversal_key(doc)
-    store.enqueue_advice(key, doc)
     batch.add(txn_id, "completion", doc, scheme=record.scheme, in_totals=True)
     batch.mark(preauth_txn_id, "completed")
-    journal.append(
-        txn_id,
-        "completed",
-        outcome="approved",
-        reason="pre-authorisation completed",
-        aid=entry.data.get("aid", ""),
-        label=entry.data.get("label", ""),
-        pan_masked=entry.data.get("pan_masked", ""),
-        offline=False,
-        stan=doc["11"],
-        auth_code=entry.data.get("auth_code", ""),
-        response_code="00",
-    )
-    journal.append(preauth_txn_id, "preauth_completed", completion=txn_id)
-    journal.append(txn_id, "advice_queued", advice_key=key, stan=doc["11"])
-    advice = "queued"
-    try:
-        left = client.send_advices()
-    except OnlineUnavailable:
-        left = 1
-    if left == 0:
-        journal.append(txn_id, "advice_sent")
-        advice = "sent"
+    advice = _finish_completion(journal, batch, client, txn_id, doc, entry)
     return CompletionOutcome(txn_id, preauth_txn_id, doc["11"], amount, currency, advice)

@@ -101,6 +101,9 @@ def session(args: argparse.Namespace, settings: Settings | None = None) -> Itera
         with open_authoriser(settings, address, plain_tcp=args.plain_tcp) as client:
             if client is None:  # pragma: no cover - 'none' refused above
                 raise UserFacingError("this command needs the acquirer host link")
+            from terminal.transactions import finish_interrupted
+
+            finish_interrupted(journal, batch, client)
             report = recover(journal, client)
             if report.anything:
                 print(f"pos: {report.sentence()}", file=sys.stderr)

@@ -117,7 +117,7 @@ def paper_status(printer: Escpos, kind: str) -> int | None:
     """2 paper present, 1 near end, 0 no paper (python-escpos scale); None: cannot ask."""
     if kind == "serial":
         printer._raw(RT_STATUS_PAPER)
-        reply: bytes = printer.device.read(1)  # type: ignore[attr-defined]
+        reply: bytes = printer.device.read(1)
     elif kind == "network":
         printer._raw(RT_STATUS_PAPER)
         try:

@@ -16,8 +16,16 @@ from terminal.config import load_settings
 from terminal.journal import contains_pan
 from terminal.tui.app import PosApp
 from terminal.tui.wiring import TerminalSession
-
-SIZE = (100, 30)
+from tests.tui_support import (
+    SIZE,
+    choose_card,
+    enter_pin,
+    on,
+    tap_card,
+    text,
+    type_amount,
+    wait_for,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -27,47 +35,6 @@ def _data_dir(tmp_path, monkeypatch):
 
 def make_app(**session_kwargs) -> PosApp:
     return PosApp(TerminalSession(load_settings(None), demo=True, **session_kwargs))
-
-
-def on(app: PosApp) -> str:
-    """The screen the cashier is looking at (each screen class has a NAME)."""
-    return getattr(app.screen, "NAME", "")
-
-
-def text(app: PosApp, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).content)
-
-
-async def wait_for(pilot, predicate, steps: int = 600) -> None:
-    """Let the worker thread and the UI run until ``predicate()`` holds."""
-    for _ in range(steps):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    screen = pilot.app.screen
-    detail = screen.query("#reason").first(Static).content if screen.query("#reason") else ""
-    raise AssertionError(f"screen never got there; now on {getattr(screen, 'NAME', '')!r} {detail}")
-
-
-async def type_amount(pilot, digits: str) -> None:
-    for ch in digits:
-        await pilot.press(ch)
-
-
-async def enter_pin(pilot, app: PosApp, pin: str) -> None:
-    await wait_for(pilot, lambda: on(app) == "pin-entry")
-    assert "DEMO - insecure keyboard PIN entry" in text(app, "#pin-warning")
-    for ch in pin:
-        await pilot.press(ch)
-    await pilot.press("enter")
-
-
-async def choose_card(pilot, app: PosApp, profile: str) -> None:
-    await wait_for(pilot, lambda: on(app) == "card")
-    index = [s.name for s in app.screen.sources].index(profile)
-    key = app.screen._key(index)
-    assert key.strip(), f"{profile} has no shortcut key"
-    await pilot.press(key)
 
 
 @pytest.mark.asyncio
@@ -257,14 +224,6 @@ async def test_host_unreachable_says_what_to_do():
             "The bank could not be reached, so the payment was declined. "
             "Check the network connection to the host and try again."
         )
-
-
-async def tap_card(pilot, app: PosApp, profile: str) -> None:
-    await wait_for(pilot, lambda: on(app) == "card")
-    index = [s.name for s in app.screen.sources].index(profile)
-    key = app.screen._key(index)
-    assert key.isalpha(), "contactless cards take the letter keys"
-    await pilot.press(key)
 
 
 @pytest.mark.asyncio

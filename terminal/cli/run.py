@@ -20,6 +20,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--demo", action="store_true", help="embedded simulators: simulated cards, host, PIN pad"
     )
+    # The same options as terminal.peripherals.wiring.add_arguments, without importing the
+    # drivers (and their crypto) every time any 'pos' command starts.
+    p.add_argument("--pinpad", metavar="PORT", default=None, help="serial PIN pad")
+    p.add_argument(
+        "--fingerprint", metavar="PORT", default=None, help="serial fingerprint sensor (R30x)"
+    )
+    p.add_argument("--finger", default=None, help="demo: simulated sensor with this finger on it")
     p.set_defaults(handler=run)
 
 
@@ -32,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from terminal.tui.app import PosApp
     from terminal.tui.wiring import TerminalSession
 
-    session = TerminalSession(settings, demo=args.demo)
+    session = TerminalSession(
+        settings,
+        demo=args.demo,
+        pinpad_port=args.pinpad,
+        fingerprint_port=args.fingerprint,
+        finger=args.finger,
+    )
     app = PosApp(session)
     app.run()
     if app.fatal_error:

@@ -22,6 +22,9 @@ from typing import Any, Protocol
 from crypto.pinblock import encode_format2
 from emv.ports import (
     ApplicationChoice,
+    BiometricCapture,
+    BiometricCaptureStatus,
+    BiometricRequest,
     Message,
     OfflinePin,
     OnlinePin,
@@ -59,6 +62,8 @@ class PaymentView(Protocol):
 
     def ask_retap(self, answer: Callable[[bool | None], None]) -> None: ...
 
+    def device_prompt(self, text: str) -> None: ...
+
 
 class UiCardholder:
     def __init__(
@@ -70,6 +75,7 @@ class UiCardholder:
         abort: threading.Event | None = None,
         translator: Translator | None = None,
         keyboard_pin: bool = True,
+        device: Any | None = None,
     ) -> None:
         self.view = view
         self._call = call
@@ -77,6 +83,7 @@ class UiCardholder:
         self.abort = abort or threading.Event()
         self.translator = translator or Translator()
         self.keyboard_pin = keyboard_pin
+        self.device = device  # terminal.peripherals DeviceCardholder (PIN pad, sensor)
         self.messages: list[str] = []
 
     # -- notifications ------------------------------------------------------------------
@@ -114,6 +121,10 @@ class UiCardholder:
         self._ask(self.view.ask_retap)
 
     def request_pin(self, request: PinRequest) -> PinEntry:
+        if self.device is not None and getattr(self.device, "pinpad", None) is not None:
+            return self._on_device(
+                "Cardholder: enter the PIN on the PIN pad.", self.device.request_pin, request
+            )
         if not self.keyboard_pin:
             # No PIN pad is wired in this mode and the cashier's keyboard is not one.
             return PinEntry(PinEntryStatus.PAD_NOT_WORKING)
@@ -132,3 +143,29 @@ class UiCardholder:
                 PinEntryStatus.ENTERED, online=self.online_pin_encryptor(digits, request.pan)
             )
         return PinEntry(PinEntryStatus.ENTERED, offline=OfflinePin(encode_format2(digits)))
+
+    # -- devices (PIN pad, fingerprint sensor) -------------------------------------------
+    def _on_device(self, prompt: str, action: Callable[[Any], Any], request: Any) -> Any:
+        self._call(self.view.device_prompt, prompt)
+        errors_before = len(getattr(self.device, "device_errors", []))
+        try:
+            return action(request)
+        finally:
+            errors = getattr(self.device, "device_errors", [])[errors_before:]
+            status = f"Device problem: {errors[-1]}" if errors else ""
+            self._call(self.view.device_prompt, status)
+
+    def biometric_types(self) -> frozenset[int]:
+        """EMV Book 3 Annex C3 biometric CVMs this terminal can perform now (none: no sensor)."""
+        if self.device is None:
+            return frozenset()
+        types: frozenset[int] = self.device.biometric_types()
+        return types
+
+    def capture_biometric(self, request: BiometricRequest) -> BiometricCapture:
+        if self.device is None:
+            return BiometricCapture(BiometricCaptureStatus.TYPE_NOT_SUPPORTED)
+        capture: BiometricCapture = self._on_device(
+            "Cardholder: place your finger on the sensor.", self.device.capture_biometric, request
+        )
+        return capture

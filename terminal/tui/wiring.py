@@ -130,12 +130,19 @@ class TerminalSession:
         host_address: str | None = None,
         card_loader: Callable[[str], Any] = _load_sim_card,
         plain_tcp: bool = False,
+        pinpad_port: str | None = None,
+        fingerprint_port: str | None = None,
+        finger: str | None = None,
     ) -> None:
         self.settings = settings
         self.demo = demo
         self.host_address = host_address or ("embedded" if demo else settings.host.address)
         self.card_loader = card_loader
         self.plain_tcp = plain_tcp
+        self.pinpad_port = pinpad_port
+        self.fingerprint_port = fingerprint_port
+        self.finger = finger
+        self.device: Any = None  # terminal.peripherals DeviceCardholder, when ports are given
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
         self._journal: Journal | None = None
@@ -165,6 +172,7 @@ class TerminalSession:
                 authoriser = self._stack.enter_context(
                     open_authoriser(self.settings, self.host_address, plain_tcp=self.plain_tcp)
                 )
+                self._attach_devices()
                 if authoriser is not None:
                     # Start-up recovery (issue 6): reverse in-doubt requests, send advices.
                     from terminal.recovery import recover
@@ -175,6 +183,20 @@ class TerminalSession:
                     self.settings, journal, authoriser, simulated=self.demo
                 )
             return self._service
+
+    def _attach_devices(self) -> None:
+        """Serial PIN pad / fingerprint sensor (``--pinpad``, ``--fingerprint``, ``--finger``)."""
+        if not (self.pinpad_port or self.fingerprint_port or self.finger):
+            return
+        from types import SimpleNamespace
+
+        from terminal.peripherals.wiring import attach
+
+        ports = SimpleNamespace(
+            pinpad=self.pinpad_port, fingerprint=self.fingerprint_port, finger=self.finger
+        )
+        device, _, self.settings = attach(ports, self._stack, None, None, self.settings)
+        self.device = device
 
     def capk_stores(self) -> Any:
         """(CAPK store, revocation list) for contactless ODA; demo adds the TEST CAPKs."""

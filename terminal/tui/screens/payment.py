@@ -51,6 +51,7 @@ class PaymentScreen(Screen[None]):
             display = Static("", id="cardholder-display", markup=False)
             display.border_title = "Cardholder display"
             yield display
+            yield Static("", id="device-status", markup=False)
             yield Static("", id="progress", markup=False)
             yield Static(
                 "Please wait. Do not remove the card until the screen says so.", id="payment-help"
@@ -82,6 +83,7 @@ class PaymentScreen(Screen[None]):
                     online_pin_encryptor=app.session.online_pin_encryptor(),
                     abort=app.abort_event,
                     keyboard_pin=app.session.demo,
+                    device=app.session.device,
                 )
                 app.last_cardholder = self.cardholder
                 request = PaymentRequest(self.amount_minor, app.currency)
@@ -158,6 +160,9 @@ class PaymentScreen(Screen[None]):
         from terminal.tui.screens.modals import ConfirmModal
 
         self.app.push_screen(ConfirmModal(choice), answer)
+
+    def device_prompt(self, text: str) -> None:
+        self.query_one("#device-status", Static).update(text)
 
     def ask_retap(self, answer: Callable[[bool | None], None]) -> None:
         from terminal.tui.screens.modals import RetapModal

@@ -1,0 +1,58 @@
+"""Helpers for driving the cashier app with Textual's pilot (tests/test_tui_*.py)."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from terminal.tui.app import PosApp
+
+SIZE = (100, 30)
+
+
+def on(app: PosApp) -> str:
+    """The screen the cashier is looking at (each screen class has a NAME)."""
+    return getattr(app.screen, "NAME", "")
+
+
+def text(app: PosApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).content)
+
+
+async def wait_for(pilot, predicate, steps: int = 600) -> None:
+    """Let the worker thread and the UI run until ``predicate()`` holds."""
+    for _ in range(steps):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    screen = pilot.app.screen
+    detail = screen.query("#reason").first(Static).content if screen.query("#reason") else ""
+    raise AssertionError(f"screen never got there; now on {getattr(screen, 'NAME', '')!r} {detail}")
+
+
+async def type_amount(pilot, digits: str) -> None:
+    for ch in digits:
+        await pilot.press(ch)
+
+
+async def enter_pin(pilot, app: PosApp, pin: str) -> None:
+    await wait_for(pilot, lambda: on(app) == "pin-entry")
+    assert "DEMO - insecure keyboard PIN entry" in text(app, "#pin-warning")
+    for ch in pin:
+        await pilot.press(ch)
+    await pilot.press("enter")
+
+
+async def choose_card(pilot, app: PosApp, profile: str) -> None:
+    await wait_for(pilot, lambda: on(app) == "card")
+    index = [s.name for s in app.screen.sources].index(profile)
+    key = app.screen._key(index)
+    assert key.strip(), f"{profile} has no shortcut key"
+    await pilot.press(key)
+
+
+async def tap_card(pilot, app: PosApp, profile: str) -> None:
+    await wait_for(pilot, lambda: on(app) == "card")
+    index = [s.name for s in app.screen.sources].index(profile)
+    key = app.screen._key(index)
+    assert key.isalpha(), "contactless cards take the letter keys"
+    await pilot.press(key)

@@ -324,11 +324,14 @@ def test_pin_cancel_terminates() -> None:
         cvm.CardholderVerification(ctx).run()
 
 
-def test_enciphered_offline_pin() -> None:
+@pytest.mark.parametrize(
+    ("code", "results", "signature"), [("04", "040002", False), ("05", "050000", True)]
+)
+def test_enciphered_offline_pin(code: str, results: str, signature: bool) -> None:
     """Book 2 7.2: GET CHALLENGE, then VERIFY P2=88 with the RSA-enciphered PIN block."""
     modulus = (1 << 1023) + 0x1D  # TEST-ONLY public key: only the length matters to the card
     ctx, _, card = _ctx(
-        X_Y + "0400",
+        X_Y + code + "00",
         card={
             "80CA9F17": rsp(bytes.fromhex("9F170103")),
             "00840000": rsp(bytes(range(8))),
@@ -337,8 +340,9 @@ def test_enciphered_offline_pin() -> None:
         pins=[offline_pin()],
     )
     ctx.icc_public_key = (modulus, 3)
-    cvm.CardholderVerification(ctx).run()
-    assert ctx.cvm_results.hex() == "040002"
+    verification = cvm.CardholderVerification(ctx)
+    verification.run()
+    assert (ctx.cvm_results.hex(), verification.signature_required) == (results, signature)
     verify = next(c for c in card.commands if c[:4] == bytes.fromhex("00200088"))
     assert verify[4] == 128  # one modulus-length block
 

@@ -266,3 +266,27 @@ async def test_contactless_online_pin_above_the_cvm_limit():
         await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         assert "PIN verified online" in text(app, "#details")
+
+
+@pytest.mark.asyncio
+async def test_an_unexpected_error_becomes_one_sentence_and_a_support_log(tmp_path, monkeypatch):
+    from terminal.tui.screens.sale import SaleScreen
+
+    def broken(self):
+        raise RuntimeError("simulated bug with 4761739001010119 in it")
+
+    monkeypatch.setattr(SaleScreen, "action_journal", broken)
+    app = make_app()
+    with pytest.raises(RuntimeError):  # the pilot re-raises what ended the app
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("j")
+            await pilot.pause()
+    assert app.fatal_error == (
+        "the cashier screen stopped on an internal error (RuntimeError); nothing was charged "
+        "twice - check the journal, then restart with 'pos run'"
+    )
+    # the traceback is kept for support, with any PAN masked
+    assert app.crash_log == tmp_path / "pos-run-crash.log"
+    log = app.crash_log.read_text()
+    assert "RuntimeError: simulated bug with 476173******0119 in it" in log
+    assert not contains_pan(log)

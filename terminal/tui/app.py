@@ -8,6 +8,7 @@ imported when the first payment starts, so the amount screen takes keys at once.
 
 from __future__ import annotations
 
+import re
 import threading
 import traceback
 from pathlib import Path
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
     from terminal.tui.cardholder import UiCardholder
 
 WARM_UP_DELAY_S = 0.4
+_DIGIT_RUN = re.compile(r"\d{13,19}")
+
+
+def _mask_pans(text: str) -> str:
+    """Never write a full PAN, even to a crash log: Luhn-valid digit runs are masked."""
+    from emv.kernel.result import mask_pan
+    from terminal.journal import luhn_valid
+
+    return _DIGIT_RUN.sub(lambda m: mask_pan(m[0]) if luhn_valid(m[0]) else m[0], text)
 
 
 class PosApp(App[None]):
@@ -85,11 +95,7 @@ class PosApp(App[None]):
             self.crash_log = data_dir() / "pos-run-crash.log"
             self.crash_log.parent.mkdir(parents=True, exist_ok=True)
             if error is not None:
-                text = "".join(traceback.format_exception(error))
-                from terminal.journal import contains_pan
-
-                if not contains_pan(text):  # never write a full PAN, even to a crash log
-                    self.crash_log.write_text(text)
+                self.crash_log.write_text(_mask_pans("".join(traceback.format_exception(error))))
         except OSError:
             self.crash_log = None
         self._close_messages_no_wait()

@@ -62,6 +62,9 @@ def register(sub: Any) -> None:
     tap.add_argument("--path", default="inprocess", choices=["inprocess", "nfc"])
     tap.add_argument("--json", action="store_true")
     tap.set_defaults(handler=bench_tap)
+    from terminal.cli.bench_memory import add_parser as add_memory  # pos bench memory
+
+    add_memory(inner)
     for name, text in (
         ("host", "ISO 8583 authorisations/s and latency vs an echo baseline"),
         ("pcsc", "APDUs/s through pyscard, pcscd and vpcd"),

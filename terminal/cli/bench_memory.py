@@ -1,0 +1,218 @@
+"""``pos bench memory [--sales 1000]``: resident memory of the terminal over many sales.
+
+Runs ``--warmup`` then ``--sales`` purchases in this process through
+:meth:`terminal.service.PaymentService.pay` (the path ``pos pay`` and the cashier app take:
+kernel, ODA, journal, ISO 8583 client over TLS 1.3 to the host simulator, reversal/SAF
+store), alternating visa_credit (offline enciphered PIN, CDA) and mc_debit (online PIN from
+the soft PIN pad, DUKPT); amounts cycle 1.00-9.99, so the shipped issuer rules decline the
+ones ending in 05, 51 and 91 and the decline path is measured too.  The host simulator runs in a separate process so that its ledger
+is not counted, and everything is written under a temporary ``POS_DATA_DIR``: the real
+journal is never touched.
+
+VmRSS is read from ``/proc/self/status`` after a ``gc.collect()``: once before the first
+sale, after the warm-up, at ten checkpoints, and at the end; VmHWM gives the peak.  "No
+growth after warm-up" means the final figure is within ``--tolerance-mb`` of the post
+warm-up figure.  A benchmark, not a test: the exit code is 0 whatever the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from terminal.errors import UsageError, UserFacingError
+
+GOAL_MB = 150.0
+CARDS = ("visa_credit", "mc_debit")
+
+
+def add_parser(inner: Any) -> None:
+    """Registered from :mod:`terminal.cli.bench` as ``pos bench memory``."""
+    p = inner.add_parser("memory", help="resident memory after many in-process sales")
+    p.add_argument("--sales", type=int, default=1000, help="measured sales after warm-up")
+    p.add_argument("--warmup", type=int, default=100, help="sales before the baseline")
+    p.add_argument(
+        "--tolerance-mb", type=float, default=2.0, help="growth still called 'no growth'"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=bench_memory)
+
+
+def rss_kib(field: str = "VmRSS") -> int:
+    """A ``/proc/self/status`` figure in KiB (Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    raise UserFacingError(f"cannot read {field} from /proc/self/status; this needs Linux")
+
+
+def _measure() -> int:
+    gc.collect()
+    return rss_kib()
+
+
+def _host_rules(path: Path) -> Path:
+    """The shipped TEST-ONLY rules with velocity limits lifted: the same two cards buy
+    thousands of times in a minute, which the default rules would decline (65)."""
+    from hardware_sim.host.config import default_rules
+
+    rules = default_rules()
+    rules["velocity"] = {"window_seconds": 1, "max_count": 10**9, "max_amount_minor": 10**15}
+    rules["aml"] = {"large_amount_minor": 10**15, "window_seconds": 1, "max_count": 10**9}
+    rules["default_balance_minor"] = 10**15
+    rules["balances"] = {}
+    target = path / "rules.json"
+    target.write_text(json.dumps(rules))
+    return target
+
+
+@contextmanager
+def _host_process(base: Path) -> Iterator[str]:
+    command = [sys.executable, "-m", "terminal", "sim", "host", "--listen", "127.0.0.1:0"]
+    command += ["--ledger", str(base / "ledger.sqlite"), "--rules", str(_host_rules(base))]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None  # noqa: S101 - PIPE above
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            err = proc.stderr.read() if proc.stderr else ""
+            raise UserFacingError(f"the host simulator did not start ({(line or err).strip()})")
+        yield line.removeprefix("listening on ").strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_sales(sales: int, warmup: int, *, progress: Any = None) -> dict[str, Any]:
+    """The measurement itself; returns the figures (KiB and per-sale bytes)."""
+    from hardware_sim.card import load_card
+    from hardware_sim.reader import InProcessReader
+    from hardware_sim.soft_pinpad import SoftPinPad
+    from terminal.cardholder import ScriptedCardholder
+    from terminal.config import load_settings
+    from terminal.hostlink import open_authoriser
+    from terminal.journal import Journal
+    from terminal.runtime import journal_path
+    from terminal.service import PaymentRequest
+    from terminal.tui.wiring import build_payment_service
+
+    settings = load_settings(None)
+    outcomes: dict[str, int] = {}
+    checkpoints: list[tuple[int, int]] = []
+    every = max(1, sales // 10)
+    with tempfile.TemporaryDirectory(prefix="pos-bench-memory-") as tmp:
+        base = Path(tmp)
+        previous = os.environ.get("POS_DATA_DIR")
+        os.environ["POS_DATA_DIR"] = str(base / "data")
+        try:
+            with _host_process(base) as address:
+                journal = Journal(journal_path(settings))
+                pinpad = SoftPinPad()
+                try:
+                    with open_authoriser(settings, address) as client:
+                        service = build_payment_service(settings, journal, client, simulated=True)
+                        start_kib = _measure()
+                        started = time.perf_counter()
+                        for number in range(1, warmup + sales + 1):
+                            card = load_card(CARDS[number % len(CARDS)])
+                            cardholder = ScriptedCardholder(
+                                card.test_pin, online_pin_encryptor=pinpad.encrypt_online_pin
+                            )
+                            outcome = service.pay(
+                                PaymentRequest(100 + number % 900, settings.currency),
+                                InProcessReader(card),
+                                cardholder,
+                            )
+                            key = outcome.result.outcome.value
+                            if not outcome.approved:
+                                key += f" ({outcome.result.reason})"
+                            outcomes[key] = outcomes.get(key, 0) + 1
+                            if number == warmup:
+                                warm_kib = _measure()
+                                warm_at = time.perf_counter()
+                            if number > warmup and (number - warmup) % every == 0:
+                                checkpoints.append((number - warmup, _measure()))
+                                if progress:
+                                    progress(number - warmup, checkpoints[-1][1])
+                        if warmup == 0:
+                            warm_kib, warm_at = start_kib, started
+                        final_kib = _measure()
+                        elapsed = time.perf_counter() - warm_at
+                finally:
+                    journal.close()
+        finally:
+            if previous is None:
+                os.environ.pop("POS_DATA_DIR", None)
+            else:
+                os.environ["POS_DATA_DIR"] = previous
+    growth = final_kib - warm_kib
+    return {
+        "sales": sales,
+        "warmup": warmup,
+        "outcomes": outcomes,
+        "rss_before_kib": start_kib,
+        "rss_after_warmup_kib": warm_kib,
+        "rss_final_kib": final_kib,
+        "rss_peak_kib": max(rss_kib("VmHWM"), final_kib),  # VmHWM is updated lazily
+        "growth_after_warmup_kib": growth,
+        "growth_per_sale_bytes": round(growth * 1024 / sales, 1) if sales else 0.0,
+        "checkpoints": [{"sales": n, "rss_kib": kib} for n, kib in checkpoints],
+        "sales_per_second": round(sales / elapsed, 1) if elapsed > 0 else 0.0,
+        "goal_mb": GOAL_MB,
+    }
+
+
+def bench_memory(args: argparse.Namespace) -> int:
+    if args.sales < 1 or args.warmup < 0:
+        raise UsageError("--sales must be at least 1 and --warmup at least 0")
+
+    def progress(done: int, kib: int) -> None:
+        if not args.json:
+            print(f"  after {done:>6} sales: VmRSS {kib / 1024:7.1f} MB", flush=True)
+
+    if not args.json:
+        print(
+            f"{args.warmup} warm-up + {args.sales} sales in-process (visa_credit / mc_debit, "
+            "TLS to a host simulator process)..."
+        )
+    figures = run_sales(args.sales, args.warmup, progress=progress)
+    growth_mb = figures["growth_after_warmup_kib"] / 1024
+    figures["no_growth_after_warmup"] = growth_mb <= args.tolerance_mb
+    figures["under_goal"] = figures["rss_final_kib"] / 1024 < GOAL_MB
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    mb = {k: figures[k] / 1024 for k in figures if k.startswith("rss_") and k.endswith("_kib")}
+    print(f"VmRSS before the first sale : {mb['rss_before_kib']:7.1f} MB")
+    print(f"VmRSS after {args.warmup:>5} warm-up  : {mb['rss_after_warmup_kib']:7.1f} MB")
+    print(f"VmRSS after {args.sales:>5} sales    : {mb['rss_final_kib']:7.1f} MB")
+    print(f"VmHWM (peak)                : {mb['rss_peak_kib']:7.1f} MB")
+    print(
+        f"growth after warm-up        : {growth_mb:+7.2f} MB "
+        f"({figures['growth_per_sale_bytes']:+.0f} bytes per sale) -> "
+        + ("no growth" if figures["no_growth_after_warmup"] else "GROWING")
+        + f" (tolerance {args.tolerance_mb} MB)"
+    )
+    print(
+        f"goal: under {GOAL_MB:.0f} MB         : " + ("met" if figures["under_goal"] else "NOT met")
+    )
+    print(f"outcomes: {figures['outcomes']}; {figures['sales_per_second']} sales/s")
+    return 0

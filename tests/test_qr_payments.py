@@ -94,6 +94,8 @@ def test_expired_code_cannot_be_paid_afterwards(host: QrPaymentHost, journal: Jo
     entry = journal.entry(payment.txn_id)
     assert entry is not None and entry.status == "aborted"
     assert entry.data["reason"] == "the QR code expired before the customer paid"
+    text = render_text(receipt_from_journal(entry, build_settings({}, "t").emv), with_qr=False)
+    assert "*** EXPIRED ***" in text and "the QR code expired before the customer\n" in text
     with pytest.raises(WalletError, match=f"QR code {payment.reference} is expired"):
         SimWallet(*host.address).pay(payment.reference)
     assert host.ledger is not None and host.ledger.rows() == []

@@ -17,6 +17,7 @@ roll gives :class:`PrinterOutOfPaper` instead of a silently lost receipt.
 from __future__ import annotations
 
 import logging
+from textwrap import wrap
 from typing import Any
 
 from escpos.constants import RT_MASK_NOPAPER, RT_STATUS_PAPER
@@ -45,7 +46,8 @@ def render_escpos(receipt: Receipt, printer: Escpos, *, width: int = WIDTH) -> N
     for line in layout(receipt):
         if line.kind == "center":
             printer.set(align="center")
-            printer.textln(line.text[:width])
+            for part in wrap(line.text, width):
+                printer.textln(part)
             printer.set(align="left")
         elif line.kind == "big":
             printer.set(align="center", bold=True, double_width=True, double_height=True)

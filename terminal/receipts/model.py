@@ -119,6 +119,8 @@ def receipt_from_journal(
     d = entry.data
     interface = str(d.get("interface", "contact"))
     status = entry.status
+    if interface == "qr" and status == "aborted":
+        status = str(d.get("qr_status") or status)  # expired / cancelled say more
     cvm = "" if interface == "qr" else receipt_cvm(str(d.get("cvm", "")))
     when = datetime.fromisoformat(entry.started_at)
     approved = status == "approved"

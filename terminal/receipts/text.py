@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textwrap import wrap
+
 import qrcode
 
 from terminal.receipts.layout import WIDTH, layout, pair_text
@@ -32,7 +34,7 @@ def render_text(receipt: Receipt, *, width: int = WIDTH, with_qr: bool = True) -
     out: list[str] = []
     for line in layout(receipt):
         if line.kind == "center":
-            out.append(line.text[:width].center(width).rstrip())
+            out += [part.center(width).rstrip() for part in wrap(line.text, width)]
         elif line.kind == "big":
             out.append(f"*** {line.text} ***".center(width).rstrip())
         elif line.kind == "pair":

@@ -121,3 +121,12 @@ def test_reprint_from_the_journal_matches_the_card_sale(tmp_path) -> None:  # no
     assert "Verification                        No CVM" in text
     assert "TSI" not in text  # contactless kernels keep no TSI
     assert not contains_pan(text)
+
+
+def test_the_luhn_scan_would_catch_a_leaked_pan() -> None:
+    """The receipt scans in these tests are meaningful: a full PAN would be found."""
+    from dataclasses import replace
+
+    receipt = receipt_from_outcome(outcome("No CVM"), EMV)
+    assert not contains_pan(render_text(receipt))
+    assert contains_pan(render_text(replace(receipt, pan_masked="4761739001010119")))

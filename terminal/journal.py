@@ -110,7 +110,8 @@ class Journal:
         self._db.close()
 
     def new_transaction_id(self) -> str:
-        return uuid.uuid4().hex[:16]
+        """16 characters starting with a letter, so an id can never look like a PAN."""
+        return "t" + uuid.uuid4().hex[:15]
 
     def append(self, txn_id: str, kind: str, **payload: Any) -> int:
         text = guard_payload(payload)

@@ -290,3 +290,24 @@ async def test_an_unexpected_error_becomes_one_sentence_and_a_support_log(tmp_pa
     log = app.crash_log.read_text()
     assert "RuntimeError: simulated bug with 476173******0119 in it" in log
     assert not contains_pan(log)
+
+
+@pytest.mark.asyncio
+async def test_quitting_during_pin_entry_cancels_and_journals_the_sale(tmp_path):
+    from terminal.journal import Journal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "450")
+        await pilot.press("enter")
+        await choose_card(pilot, app, "visa_credit")
+        await wait_for(pilot, lambda: on(app) == "pin-entry")
+        await app.action_quit()
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        [entry] = journal.entries()
+        assert entry.status == "aborted"
+        assert entry.data["reason"] == "the cardholder cancelled PIN entry"
+        assert journal.verify()[0]
+    finally:
+        journal.close()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App
+from textual.message import Message
 
 from terminal.money import Currency
 from terminal.tui.screens.sale import SaleScreen
@@ -35,6 +37,16 @@ def _mask_pans(text: str) -> str:
     return _DIGIT_RUN.sub(lambda m: mask_pan(m[0]) if luhn_valid(m[0]) else m[0], text)
 
 
+class Invoke(Message):
+    """Run ``fn(*args)`` on the UI thread; posted from worker threads (post_message is
+    thread-safe and never blocks, so a worker can never deadlock against the UI)."""
+
+    def __init__(self, fn: Callable[..., object], args: tuple[object, ...]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.args = args
+
+
 class PosApp(App[None]):
     CSS_PATH = "pos.tcss"
     TITLE = "POS terminal"
@@ -50,6 +62,14 @@ class PosApp(App[None]):
         self.crash_log: Path | None = None
         mode = "DEMO - simulated card, host and PIN pad" if session.demo else "LIVE readers"
         self.sub_title = f"{mode} - {session.settings.emv.terminal_id}"
+
+    def invoke_later(self, fn: Callable[..., object], *args: object) -> None:
+        """Thread-safe, non-blocking: run ``fn(*args)`` on the UI thread soon."""
+        if not self.abort_event.is_set():
+            self.post_message(Invoke(fn, args))
+
+    def on_invoke(self, message: Invoke) -> None:
+        message.fn(*message.args)
 
     def on_mount(self) -> None:
         self.push_screen(SaleScreen(self.currency, self.banner))
@@ -72,10 +92,7 @@ class PosApp(App[None]):
     def _notify_from_thread(self, text: str, severity: str) -> None:
         if self.abort_event.is_set():
             return
-        try:
-            self.call_from_thread(self.notify, text, severity=severity, timeout=15)
-        except RuntimeError:  # the app closed meanwhile
-            pass
+        self.invoke_later(lambda: self.notify(text, severity=severity, timeout=15))
 
     def on_unmount(self) -> None:
         self.abort_event.set()

@@ -1,7 +1,7 @@
 """The cashier screen as the kernel's :class:`emv.ports.CardholderInterface`.
 
 The kernel runs in a worker thread and calls these methods synchronously.  Messages and
-progress are posted to the screen (``call``: the app's ``call_from_thread``); questions
+progress are posted to the screen (``call``: the app's non-blocking ``invoke_later``); questions
 (application choice, confirmation, PIN) open a modal on the UI thread and the worker
 blocks on a queue for the answer.  Setting ``abort`` (the app is closing) makes every
 pending question answer "cancelled" so the worker never hangs.

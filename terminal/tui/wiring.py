@@ -144,6 +144,9 @@ class TerminalSession:
         self.finger = finger
         self.device: Any = None  # terminal.peripherals DeviceCardholder, when ports are given
         self._lock = threading.Lock()
+        # Held for the whole of a payment, so closing waits until the card and the journal
+        # are done with (a quit during a PIN prompt cancels it, then the kernel finishes).
+        self.payment_busy = threading.Lock()
         self._stack = contextlib.ExitStack()
         self._journal: Journal | None = None
         self._service: PaymentService | None = None
@@ -281,7 +284,15 @@ class TerminalSession:
         finally:
             reader.close()
 
-    def close(self) -> None:
+    def close(self, *, wait_s: float = 15.0) -> None:
+        idle = self.payment_busy.acquire(timeout=wait_s)
+        try:
+            self._close()
+        finally:
+            if idle:
+                self.payment_busy.release()
+
+    def _close(self) -> None:
         with self._lock:
             try:
                 self._stack.close()

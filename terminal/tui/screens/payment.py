@@ -63,13 +63,17 @@ class PaymentScreen(Screen[None]):
 
     # -- worker thread --------------------------------------------------------------------
     def _pay(self) -> None:
+        with self.pos_app.session.payment_busy:
+            self._pay_once()
+
+    def _pay_once(self) -> None:
         from emv.errors import CardTransportError
         from terminal.errors import UserFacingError
         from terminal.service import PaymentRequest
         from terminal.tui.plain_words import describe
 
         app = self.pos_app
-        call = app.call_from_thread
+        call = app.invoke_later
         try:
             call(self.kernel_phase, "connecting to the host")
             service = app.session.service()
@@ -118,12 +122,7 @@ class PaymentScreen(Screen[None]):
         self._safe_call(self._show_error, text)
 
     def _safe_call(self, fn: Callable[..., None], *args: object) -> None:
-        if self.pos_app.abort_event.is_set():
-            return
-        try:
-            self.pos_app.call_from_thread(fn, *args)
-        except RuntimeError:  # the app closed meanwhile
-            pass
+        self.pos_app.invoke_later(fn, *args)
 
     # -- UI thread: results ---------------------------------------------------------------
     def _show_result(self, view: ResultView) -> None:

@@ -13,7 +13,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from textual.app import App
 from textual.message import Message
@@ -89,7 +89,9 @@ class PosApp(App[None]):
         if self.session.recovery_sentence:
             self._notify_from_thread(self.session.recovery_sentence, "warning")
 
-    def _notify_from_thread(self, text: str, severity: str) -> None:
+    def _notify_from_thread(
+        self, text: str, severity: Literal["information", "warning", "error"]
+    ) -> None:
         if self.abort_event.is_set():
             return
         self.invoke_later(lambda: self.notify(text, severity=severity, timeout=15))

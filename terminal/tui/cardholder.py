@@ -122,9 +122,10 @@ class UiCardholder:
 
     def request_pin(self, request: PinRequest) -> PinEntry:
         if self.device is not None and getattr(self.device, "pinpad", None) is not None:
-            return self._on_device(
+            entry: PinEntry = self._on_device(
                 "Cardholder: enter the PIN on the PIN pad.", self.device.request_pin, request
             )
+            return entry
         if not self.keyboard_pin:
             # No PIN pad is wired in this mode and the cashier's keyboard is not one.
             return PinEntry(PinEntryStatus.PAD_NOT_WORKING)

@@ -191,11 +191,11 @@ class TerminalSession:
         """Serial PIN pad / fingerprint sensor (``--pinpad``, ``--fingerprint``, ``--finger``)."""
         if not (self.pinpad_port or self.fingerprint_port or self.finger):
             return
-        from types import SimpleNamespace
+        from argparse import Namespace
 
         from terminal.peripherals.wiring import attach
 
-        ports = SimpleNamespace(
+        ports = Namespace(
             pinpad=self.pinpad_port, fingerprint=self.fingerprint_port, finger=self.finger
         )
         device, _, self.settings = attach(ports, self._stack, None, None, self.settings)

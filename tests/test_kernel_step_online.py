@@ -11,11 +11,12 @@ from __future__ import annotations
 import pytest
 
 from emv import dol
-from emv.ports import AuthorisationResponse
+from emv.ports import AuthorisationResponse, Message
 from tests.kernel_step_support import (
     CDOL2,
     ScriptedCard,
     ScriptedHost,
+    StepCardholder,
     base_records,
     card_table,
     config,
@@ -36,11 +37,11 @@ def _run(
     aip: str = "1C00",
     table: dict | None = None,
     genac2: bytes | None = None,
-    **cfg: object,
+    holder: StepCardholder | None = None,
 ) -> tuple:
     card = ScriptedCard(table or card_table(aip=aip, genac2=genac2))
     host = ScriptedHost(response)
-    result = run_kernel(card, host=host, cfg=config(**cfg) if cfg else None)
+    result = run_kernel(card, host=host, cardholder=holder)
     return result, card, host
 
 
@@ -204,10 +205,12 @@ RESPONSE_ROWS = [
 )
 def test_issuer_response_codes(code: str, outcome: str, p1: int, referral: bool) -> None:
     genac2 = genac(0x40, 1) if p1 == 0x40 else genac(0x00, 1)
-    result, card, _ = _run(AuthorisationResponse(code, "", None), genac2=genac2)
+    holder = StepCardholder()
+    result, card, _ = _run(AuthorisationResponse(code, "", None), genac2=genac2, holder=holder)
     got_p1, cdol2 = _second_genac(card)
     assert (result.outcome.value, got_p1, cdol2[0x8A].decode()) == (outcome, p1, code)
     assert result.referral is referral
+    assert (Message.CALL_YOUR_BANK in holder.messages) is referral
     if referral:
         assert "referral" in result.reason
 

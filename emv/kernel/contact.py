@@ -260,6 +260,7 @@ class ContactKernel:
             result.reason = "declined by the card after issuer approval"
         elif response is not None and response.referral:
             result.outcome, result.referral = Outcome.DECLINED, True
+            ui.show(Message.CALL_YOUR_BANK)  # Book 4 11.2 message 04, shown on a referral
             result.reason = (
                 f"declined: the issuer asked for a voice referral ({response.response_code}), "
                 "which this terminal does not take"

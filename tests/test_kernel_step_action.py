@@ -194,3 +194,16 @@ def test_cid_advice_and_reason(cid: int, advice: bool, reason: str) -> None:
     assert result.authorisation_response_code == "Z1"
     if reason:
         assert reason in result.reason
+
+
+def test_offline_approval_at_the_first_generate_ac() -> None:
+    """Book 3 10.7/10.8: no online code matches -> TC requested; a TC answer is Y1."""
+    records = base_records({0x9F0F: bytes(5)})  # IAC-Online present and clear
+    aid = visa_aid(floor_limit=100_000, tac_online=bytes(5))
+    card = ScriptedCard(card_table(records=records, genac1=genac(0x40)))
+    result = run_kernel(card, cfg=config(aid))
+    assert (result.outcome.value, result.cryptogram_type) == ("approved", "TC")
+    assert (result.tvr, result.tsi, result.cvm_results) == ("8000000000", "6800", "1F0002")
+    assert result.authorisation_response_code == "Y1"
+    assert result.authorisation_request is not None  # the advice data for the acquirer
+    assert card.sent("80AE40") == 1 and card.sent("80AE") == 1

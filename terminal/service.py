@@ -239,7 +239,10 @@ class PaymentService:
         result.interface = interface
         outcome = PaymentOutcome(txn_id, result, request, duration_ms=duration)
         outcome.stan = authoriser.stan if authoriser else ""
-        # Durable before 'completed': the batch record, and an offline approval's advice.
+        # Durable before 'completed': the 0400 of a host approval the card declined, the batch
+        # record, and an offline approval's advice - so no crash after 'completed' loses one.
+        if result.needs_reversal:
+            self._arm_reversal()
         offline = not result.online_attempted or result.unable_to_go_online
         advice_key = ""
         if result.approved and offline and result.authorisation_request:
@@ -263,6 +266,7 @@ class PaymentService:
             stan=outcome.stan,
             auth_code=result.host_response.auth_code if result.host_response else "",
             response_code=result.host_response.response_code if result.host_response else "",
+            **({"advice_key": advice_key} if advice_key else {}),
         )
         lost = result.online_attempted and result.unable_to_go_online
         if result.needs_reversal or (lost and not (authoriser and authoriser.not_sent)):
@@ -338,15 +342,30 @@ class PaymentService:
             return "sent"
         return "queued" if key else ""
 
+    def _arm_reversal(self) -> None:
+        """Make the last request's 0400 due in the client's durable store (idempotent)."""
+        client = self.authoriser
+        last = getattr(client, "last_request", None)
+        store = getattr(client, "reversals", None)
+        if client is None or last is None or store is None:
+            return
+        from acquirer_client.client import reversal_key
+        from acquirer_client.messages import reversal_request
+
+        clock = getattr(client, "clock", None) or self.clock
+        key = reversal_key(last)
+        store.arm(key, reversal_request(last, clock.now()))
+        store.make_due(key)
+
     def reverse(self, txn_id: str, result: TransactionResult) -> str:
         """Reverse a host approval the card did not complete, or an unanswered request."""
         client = self.authoriser
         if client is None or not hasattr(client, "reverse_last"):
             return ""
+        if result.needs_reversal:
+            self._arm_reversal()  # due in the durable store before the journal says queued
         self.journal.append(txn_id, "reversal_queued", reason=result.reason[:200])
         try:
-            if result.needs_reversal:
-                client.reverse_last()
             remaining = client.send_due_reversals()
         except OnlineUnavailable:
             remaining = 1

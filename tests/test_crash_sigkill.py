@@ -328,14 +328,7 @@ CARD_DECLINE_STEPS = [
             "the host keeps the money while the journal says declined"
         ),
     ),
-    pytest.param(
-        "reversal_queued",
-        marks=_known_bug(
-            "terminal/service.py journals 'reversal_queued' before client.reverse_last() makes "
-            "the 0400 due; terminal/recovery.py then finds nothing due and journals "
-            "'reversal_acknowledged' without sending anything: journal reversed, host charged"
-        ),
-    ),
+    "reversal_queued",
     "reversal_acknowledged",
 ]
 

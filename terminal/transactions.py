@@ -173,7 +173,9 @@ def _finish_void(
 def finish_interrupted(journal: Journal, batch: Batch | None, client: Any) -> list[str]:
     """Start-up step for voids and completions a crash or a dead link left half done.
 
-    Run it before :func:`terminal.recovery.recover`.  A ``void_requested`` without
+    Run it before :func:`terminal.recovery.recover`.  An offline approval whose ``completed``
+    names an advice key with no ``advice_queued`` gets that event (recovery then sends it).
+    A ``void_requested`` without
     ``void_acknowledged`` gets its 0400 armed again from the journal and sent; a completion
     ``started`` without ``completed`` is finished from its batch record (advice parked again,
     the host de-duplicates) or closed as aborted when nothing was parked.  Returns the ids.
@@ -189,6 +191,14 @@ def finish_interrupted(journal: Journal, batch: Batch | None, client: Any) -> li
                 doc = entry.data.get("void_reversal")
                 if isinstance(doc, dict):
                     _finish_void(journal, batch, client, entry.txn_id, doc)
+            done.append(entry.txn_id)
+        elif (
+            "completed" in kinds and entry.data.get("advice_key") and ("advice_queued" not in kinds)
+        ):
+            # An offline approval killed between 'completed' and 'advice_queued': its sealed
+            # 0220 is already in the store-and-forward queue; recovery then sends it.
+            key = str(entry.data["advice_key"])
+            journal.append(entry.txn_id, "advice_queued", advice_key=key)
             done.append(entry.txn_id)
         elif entry.data.get("type") == "completion" and "completed" not in kinds:
             record = batch.get(entry.txn_id) if batch is not None else None

@@ -127,3 +127,36 @@ def test_power_cut_while_closing_the_batch(
     assert t.batch.records() == [] and booked(sim) == 4200
     assert settlement.batch_txn_id(1) in {e.txn_id for e in t.journal.entries()}
     t.close()
+
+
+def test_power_cut_between_offline_completed_and_advice_queued(
+    host: tuple[HostSimulator, LinkConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from terminal.journal import Journal
+    from terminal.recovery import recover
+
+    sim, link = host
+    dead = Terminal(tmp_path / "pos", replace(link, port=1), offline_settings())
+    real_append = Journal.append
+
+    def append(self: Journal, txn_id: str, kind: str, **payload: object) -> int:
+        if kind == "advice_queued":
+            raise PowerCut()
+        return real_append(self, txn_id, kind, **payload)
+
+    with monkeypatch.context() as m:
+        m.setattr(Journal, "append", append)
+        with pytest.raises(PowerCut):
+            dead.sale(999, "sda_legacy")  # approved offline by the card, then the power goes
+    dead.close()
+    t = Terminal(tmp_path / "pos", link, offline_settings())
+    (txn,) = finish_interrupted(t.journal, t.batch, t.client)
+    assert recover(t.journal, t.client).advices_sent == 1
+    entry = t.journal.entry(txn)
+    assert entry is not None and entry.status == "approved" and "advice_sent" in entry.kinds
+    assert booked(sim) == 999
+    report = settle_batch(t.journal, t.batch, t.client, WHEN)
+    assert report.closed and report.currencies[0]["debits_amount"] == 999
+    t.close()

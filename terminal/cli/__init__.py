@@ -51,18 +51,58 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}. Run '{self.prog} --help' for the options.")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Which modules a command needs, so `pos run` starts without importing every command's
+# dependencies.  `tests/test_terminal_cli_index.py` checks it against the full registration.
+_SIM = [
+    "terminal.cli.sim",
+    "terminal.cli.sim_devices",
+    "terminal.cli.receipt",
+    "terminal.cli.wallet",
+]
+COMMAND_INDEX: dict[str, list[str]] = {
+    "pay": ["terminal.cli.pay"],
+    "sim": _SIM,
+    "readers": ["terminal.cli.readers"],
+    "doctor": ["terminal.cli.doctor"],
+    "decode": ["terminal.cli.decode"],
+    "bench": ["terminal.cli.bench"],
+    "journal": ["terminal.cli.journal"],
+    "recover": ["terminal.cli.journal"],
+    "card": ["terminal.cli.card"],
+    "run": ["terminal.cli.run"],
+    "keys": ["terminal.cli.keys"],
+    "receipt": _SIM,
+    "qr": ["terminal.cli.qr"],
+    "refund": ["terminal.cli.refund"],
+    "void": ["terminal.cli.void"],
+    "preauth": ["terminal.cli.preauth"],
+    "complete": ["terminal.cli.preauth"],
+    "settle": ["terminal.cli.settle"],
+}
+
+
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    if command in COMMAND_INDEX and "-h" not in words[:1] and "--help" not in words[:1]:
+        return COMMAND_INDEX[command]
+    return COMMAND_MODULES
+
+
+def build_parser(
+    argv: Sequence[str] | None = None, *, full: bool = True
+) -> argparse.ArgumentParser:
     parser = _Parser(prog="pos", description="EMV payment terminal")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if full else _modules_for(argv):
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        parser = build_parser(argv, full=False)
         args = parser.parse_args(argv)
         code: int = args.handler(args)
         return code

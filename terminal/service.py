@@ -366,7 +366,7 @@ class PaymentService:
             self._arm_reversal()  # due in the durable store before the journal says queued
         self.journal.append(txn_id, "reversal_queued", reason=result.reason[:200])
         try:
-            remaining = client.send_due_reversals()
+            remaining = client.send_due_reversals()  # type: ignore[attr-defined]
         except OnlineUnavailable:
             remaining = 1
         if remaining == 0:

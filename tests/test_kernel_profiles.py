@@ -49,6 +49,10 @@ EXPECTED = {
     "pin_blocked": ("approved", "000020E000", "F800", "5E0300", "TC"),
     # Signed static data does not match: SDA failed (byte 1 b7) and SDA selected.
     "tampered_sda": ("approved", "4280008000", "F800", "410302", "TC"),
+    # The cardholder picks the first (highest priority) application, the debit one: online PIN.
+    "two_apps": ("approved", "0000048000", "F800", "420300", "TC"),
+    # The issuer's script ran after the final GENERATE AC: TSI byte 1 b3 (script processing).
+    "issuer_script": ("approved", "000000E000", "FC00", "440302", "TC"),
 }
 
 
@@ -87,6 +91,8 @@ def test_profile_outcome_and_bits(service: PaymentService, profile: str) -> None
     assert entry.status == expected[0]
     assert entry.data["tvr"] == expected[1]
     assert service.journal.verify()[0]
+    if profile == "issuer_script":
+        assert r.issuer_script_results == "2000000007"  # Book 3 A: successful, script id 7
 
 
 def test_card_removed_mid_transaction_aborts(service: PaymentService) -> None:

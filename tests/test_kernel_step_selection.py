@@ -75,6 +75,30 @@ CANDIDATE_ROWS = [
         (visa_aid(),),
         [AID_VISA],
     ),
+    # Book 1 12.3.2: a PSE FCI without a usable SFI (88 in 1-10), a malformed PSE FCI or
+    # a directory record that cannot be read -> the list of AIDs method.
+    (
+        "pse SFI 11 falls back to the AID list",
+        {select_cmd(PSE): rsp(pse_fci(11)), select_cmd(AID_VISA): rsp(fci(AID_VISA))},
+        (visa_aid(),),
+        [AID_VISA],
+    ),
+    (
+        "pse FCI malformed falls back to the AID list",
+        {select_cmd(PSE): rsp(bytes.fromhex("6F0584")), select_cmd(AID_VISA): rsp(fci(AID_VISA))},
+        (visa_aid(),),
+        [AID_VISA],
+    ),
+    (
+        "pse record unreadable falls back to the AID list",
+        {
+            select_cmd(PSE): rsp(pse_fci(1)),
+            "00B2010C": rsp(b"", "6A82"),
+            select_cmd(AID_VISA): rsp(fci(AID_VISA)),
+        },
+        (visa_aid(),),
+        [AID_VISA],
+    ),
     # Book 1 12.3.2 step 1: card blocked (6A81) on SELECT PSE -> terminate.
     ("pse 6A81: card blocked", {select_cmd(PSE): rsp(b"", "6A81")}, (visa_aid(),), "blocked"),
     # Book 1 12.3.3 step 3: exact match.

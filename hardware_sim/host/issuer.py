@@ -27,10 +27,8 @@ from typing import Any
 
 from acquirer_client import messages as m
 from crypto import des, dukpt_aes, dukpt_tdes, pinblock
-from crypto.emv_cryptogram import application_cryptogram, arpc_method_1
-from crypto.emv_keys import derive_icc_master_key_option_a
 from emv import tlv
-from hardware_sim.host import biometric
+from hardware_sim.host import biometric, cardcrypto
 from hardware_sim.host.ledger import Ledger, pan_hash
 from hardware_sim.test_keys import issuer_for_pan
 
@@ -65,7 +63,7 @@ class _Checked:
     """Outcome of the stateless card checks; ``code`` None means "go on to the rules"."""
 
     code: str | None
-    icc_mk: bytes | None = None
+    session_key: bytes | None = None  # set once the ARQC verified
     icc: dict[int, bytes] = field(default_factory=dict)
     arqc: bytes | None = None
 
@@ -182,33 +180,36 @@ class Issuer:
             return _Checked("54")
         icc = tlv.flatten(m.icc_data(req))
         arqc = icc.get(0x9F26)
-        icc_mk: bytes | None = None
+        sk: bytes | None = None
         if req.get("22", "")[:2] in ("05", "07") or arqc is not None:
-            icc_mk = derive_icc_master_key_option_a(keys.imk_ac, pan, psn)
             try:
-                ok = arqc is not None and application_cryptogram(icc_mk, icc) == arqc
+                if arqc is None:
+                    raise ValueError("no ARQC")
+                mk = cardcrypto.icc_master_key(keys.imk_ac, pan, psn)
+                sk = cardcrypto.session_key(mk, icc[0x9F36])
+                ok = cardcrypto.arqc_matches(sk, icc, arqc)
             except (KeyError, ValueError):
                 ok = False
             if not ok:
                 log.info("ARQC verification failed for %s", m.mask_pan(pan))
                 return _Checked("05")
         if "52" in req and not self._pin_ok(req, pan):
-            return _Checked("55", icc_mk, icc, arqc)
+            return _Checked("55", sk, icc, arqc)
         if "62" in req and not biometric.verified(req["62"], pan):
-            return _Checked(str(self.rules.get("biometric_decline_code", "05")), icc_mk, icc, arqc)
-        return _Checked(None, icc_mk, icc, arqc)
+            return _Checked(str(self.rules.get("biometric_decline_code", "05")), sk, icc, arqc)
+        return _Checked(None, sk, icc, arqc)
 
     def _decide(
         self, req: m.IsoDoc, pan: str, amount: int, pc: str, checked: _Checked
     ) -> tuple[str, bytes | None]:
-        if checked.icc_mk is None and checked.code is not None:
+        if checked.session_key is None and checked.code is not None:
             return checked.code, None  # refused before the ARQC: no ARPC
         code = checked.code or self._rules_code(pan, amount, pc)
         de55 = None
-        icc_mk, icc, arqc = checked.icc_mk, checked.icc, checked.arqc
-        if icc_mk is not None and arqc is not None:
+        sk, icc, arqc = checked.session_key, checked.icc, checked.arqc
+        if sk is not None and arqc is not None:
             arc = code.encode("ascii")
-            arpc = arpc_method_1(icc_mk, icc[0x9F36], arqc, arc)
+            arpc = cardcrypto.arpc_method_1(sk, arqc, arc)
             de55 = tlv.encode(0x91, arpc + arc)
             if code == "00":
                 psn = req.get("23", "000")[-2:]

@@ -125,19 +125,18 @@ class Ledger:
         return int(row[0]) if row else default
 
     def adjust_balance(self, pan: str, masked: str, delta: int, default: int) -> None:
-        self.adjust_balance_by_hash(pan_hash(pan), masked, delta, self.balance(pan, default))
+        self.adjust_balance_by_hash(pan_hash(pan), masked, delta, default)
 
     def adjust_balance_by_hash(self, key: str, masked: str, delta: int, current: int) -> None:
-        """Move ``delta`` on the account ``key``; ``current`` is its balance if not yet opened."""
+        """Move ``delta`` on the account ``key``; ``current`` is its balance if not yet opened.
+
+        One statement: opens the account at ``current + delta`` or moves the existing balance.
+        """
         with self.lock:
-            row = self._db.execute(
-                "SELECT balance_minor FROM accounts WHERE pan_hash = ?", (key,)
-            ).fetchone()
-            start = int(row[0]) if row else current
             self._db.execute(
                 "INSERT INTO accounts (pan_hash, pan_masked, balance_minor) VALUES (?, ?, ?) "
-                "ON CONFLICT(pan_hash) DO UPDATE SET balance_minor = excluded.balance_minor",
-                (key, masked, start + delta),
+                "ON CONFLICT(pan_hash) DO UPDATE SET balance_minor = balance_minor + ?",
+                (key, masked, current + delta, delta),
             )
 
     # ----------------------------------------------------------------- transactions

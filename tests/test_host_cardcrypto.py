@@ -1,0 +1,57 @@
+"""The host's rearranged card cryptography gives exactly what ``crypto.emv_cryptogram`` gives."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.emv_cryptogram import application_cryptogram
+from crypto.emv_cryptogram import arpc_method_1 as reference_arpc
+from crypto.emv_keys import derive_icc_master_key_option_a
+from hardware_sim.host import cardcrypto
+from hardware_sim.host.testcards import VISA_TEST_PAN, emv_data
+from hardware_sim.test_keys import issuer_for_pan
+
+IMK = issuer_for_pan(VISA_TEST_PAN).imk_ac  # type: ignore[union-attr]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    digits=st.text("0123456789", min_size=12, max_size=19),
+    psn=st.text("0123456789", min_size=2, max_size=2),
+    atc=st.binary(min_size=2, max_size=2),
+    arc=st.sampled_from([b"00", b"05", b"51", b"55", b"91"]),
+)
+def test_session_key_path_matches_the_reference(
+    digits: str, psn: str, atc: bytes, arc: bytes
+) -> None:
+    mk = cardcrypto.icc_master_key(IMK, digits, psn)
+    assert mk == derive_icc_master_key_option_a(IMK, digits, psn)
+    values = emv_data(VISA_TEST_PAN, 1234, atc=int.from_bytes(atc, "big"))
+    values[0x9F36] = atc
+    arqc = application_cryptogram(mk, values)
+    sk = cardcrypto.session_key(mk, atc)
+    assert cardcrypto.arqc_matches(sk, values, arqc)
+    assert not cardcrypto.arqc_matches(sk, values, bytes(b ^ 1 for b in arqc))
+    assert cardcrypto.arpc_method_1(sk, arqc, arc) == reference_arpc(mk, atc, arqc, arc)
+
+
+def test_the_icc_master_key_cache_answers_a_returning_card() -> None:
+    cardcrypto.icc_master_key.cache_clear()
+    first = cardcrypto.icc_master_key(IMK, VISA_TEST_PAN, "01")
+    again = cardcrypto.icc_master_key(IMK, VISA_TEST_PAN, "01")
+    other = cardcrypto.icc_master_key(IMK, VISA_TEST_PAN, "02")
+    info = cardcrypto.icc_master_key.cache_info()
+    assert first == again != other
+    assert (info.hits, info.misses) == (1, 2)
+
+
+def test_missing_cryptogram_data_is_an_error_not_a_match() -> None:
+    sk = cardcrypto.session_key(
+        derive_icc_master_key_option_a(IMK, VISA_TEST_PAN, "01"), b"\x00\x01"
+    )
+    values = emv_data(VISA_TEST_PAN, 100)
+    del values[0x9F37]
+    with pytest.raises(ValueError, match="9F37"):
+        cardcrypto.arqc_matches(sk, values, bytes(8))

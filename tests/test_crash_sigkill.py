@@ -319,29 +319,24 @@ def _known_bug(reason: str) -> pytest.MarkDecorator:
 
 
 CARD_DECLINE_STEPS = [
-    "host_response",
-    pytest.param(
-        "completed",
-        marks=_known_bug(
-            "terminal/recovery.py skips an entry with 'completed' and no 'reversal_queued', but "
-            "a card decline after host approval journals 'completed' before 'reversal_queued': "
-            "the host keeps the money while the journal says declined"
-        ),
-    ),
-    "reversal_queued",
-    "reversal_acknowledged",
+    ("host_response", "reversed"),
+    # The 0400 is due in the durable store before 'completed'; recovery sends it, and the
+    # journal keeps the card's "declined" (it has no reversal record of its own).
+    ("completed", "declined"),
+    ("reversal_queued", "reversed"),
+    ("reversal_acknowledged", "reversed"),
 ]
 
 
-@pytest.mark.parametrize("crash", CARD_DECLINE_STEPS)
+@pytest.mark.parametrize(("crash", "status"), CARD_DECLINE_STEPS)
 def test_sigkill_when_card_declines_after_host_approval(
-    terminal: Terminal, declining_card: Path, crash: str
+    terminal: Terminal, declining_card: Path, crash: str, status: str
 ) -> None:
     crash_then_recover(
         terminal, "12.34", crash, "--card-trace", str(declining_card), "--pin", "1234"
     )
     (row,) = assert_agree(terminal)
-    assert row["status"] == "reversed"
+    assert row["status"] == status
     kinds = [(r["kind"], r["status"]) for r in terminal.ledger()]
     assert kinds == [("financial", "reversed"), ("reversal", "applied")]
 
@@ -388,9 +383,11 @@ OFFLINE_STEPS = [
         "approved",
         999,
         marks=_known_bug(
-            "terminal/service.py journals the offline approval 'completed' before "
-            "queue_advice() stores the sealed 0220; killed in between, the advice is lost for "
-            "good (the journal holds no TC to rebuild it): approved 9.99, host never told"
+            "the advice is parked before 'completed' and terminal.transactions."
+            "finish_interrupted() finishes it, but 'pos recover' (terminal/cli/journal.py "
+            "run_recover), 'pos pay' (terminal/cli/pay.py) and the cashier app "
+            "(terminal/tui/wiring.py) call recovery.recover() without it: approved 9.99, host "
+            "never told"
         ),
     ),
     ("advice_queued", "approved", 999),

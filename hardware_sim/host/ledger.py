@@ -89,24 +89,65 @@ class Ledger:
             self._lock_file = os.open(path + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
         self._db.executescript(SCHEMA)
         self.lock = threading.RLock()
+        self._in_group = False
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit for this thread and, on a shared file, for other host workers."""
+        """One atomic unit for this thread and, on a shared file, for other host workers.
+
+        Inside :meth:`group` it is a savepoint: it succeeds or fails alone, and becomes
+        durable with the group's one commit.
+        """
         with self.lock:
-            if self._lock_file is not None:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
+            if self._in_group:
+                self._db.execute("SAVEPOINT request")
                 try:
                     yield
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._db.execute("ROLLBACK TO request")
+                    self._db.execute("RELEASE request")
                     raise
+                self._db.execute("RELEASE request")
+                return
+            with self._exclusive():
+                yield
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: the transactions opened inside share one ``BEGIN IMMEDIATE`` and one
+        ``COMMIT`` (one WAL append instead of one per request).  The caller must release the
+        answers of a group only after this block has returned (the commit happened)."""
+        with self.lock:
+            if self._in_group:
+                yield
+                return
+            with self._exclusive():
+                self._in_group = True
+                try:
+                    yield
+                finally:
+                    self._in_group = False
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
                 self._db.execute("COMMIT")
-            finally:
-                if self._lock_file is not None:
-                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        finally:
+            if self._lock_file is not None:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self.lock:

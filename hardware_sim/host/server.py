@@ -6,6 +6,11 @@ thread; requests are processed inline, one at a time, so the ledger sees no lock
 no thread switches (the thread-per-connection server it replaces spent most of its time handing
 the GIL and the ledger lock between 64 threads).
 
+Group commit: every request that arrived in one turn of the event loop (typically one per busy
+terminal) is processed inside one ledger transaction (:meth:`Ledger.group`, a savepoint per
+request), and the answers are written only after its ``COMMIT`` returned.  A host answer
+therefore never promises money the ledger could lose in a crash.
+
 An unreadable message closes that connection only (no answer can be addressed without a
 readable MTI/STAN); the server keeps serving everyone else.  Messages on one connection are
 answered in order: while an answer is held back by a fault, later messages wait behind it.
@@ -28,6 +33,7 @@ import asyncio
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -74,11 +80,14 @@ class HostSimulator:
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
         self._protocols: set[_Terminal] = set()
+        self._ready: dict[_Terminal, None] = {}  # terminals with messages, in arrival order
         self._stopped = False
         self.address: tuple[str, int] = (self.config.host, self.config.port)
         self.unreadable_messages = 0
         self.handled = 0
         self.mac_failures = 0
+        self.groups = 0  # ledger commits for card and network requests (group commit)
+        self.grouped = 0  # requests answered through those commits
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,6 +131,8 @@ class HostSimulator:
         if loop is not None and not loop.is_running():
             loop.close()
         self.ledger.close()
+        if os.environ.get("HOST_STATS"):
+            print(f"host: {self.grouped} requests in {self.groups} commits", flush=True)
 
     def _close_all(self) -> None:
         assert self._loop is not None  # noqa: S101 - called on the loop
@@ -147,6 +158,45 @@ class HostSimulator:
             raise ValueError(f"unknown fault '{fault}'; choose one of {', '.join(FAULTS)}.")
         with self._fault_lock:
             self._faults.extend([fault] * times)
+
+    # ------------------------------------------------------------------ group commit
+
+    def _schedule(self, terminal: _Terminal) -> None:
+        if not self._ready:
+            assert self._loop is not None  # noqa: S101 - called on the loop
+            self._loop.call_soon(self._flush)
+        self._ready[terminal] = None
+
+    def _flush(self) -> None:
+        """Answer every ready terminal's waiting messages in one ledger group, then send."""
+        terminals, self._ready = list(self._ready), {}
+        actions: list[tuple[_Terminal, Answer]] = []
+        try:
+            with self.ledger.group():
+                for terminal in terminals:
+                    while terminal.waiting and not terminal.held and not terminal.closed:
+                        answer = self._answer_safely(terminal.waiting.popleft())
+                        actions.append((terminal, answer))
+                        if answer.close:
+                            break
+                        if answer.delay or answer.wait_for_reversal is not None:
+                            terminal.held = True
+        except sqlite3.Error as exc:  # the commit failed: nothing of this group happened
+            log.error("ledger commit failed, closing %d connections: %s", len(terminals), exc)
+            for terminal in terminals:
+                terminal.close()
+            return
+        self.groups += 1
+        self.grouped += len(actions)
+        for terminal, answer in actions:
+            terminal.dispatch(answer)
+
+    def _answer_safely(self, message: bytes) -> Answer:
+        try:
+            return self.answer(message)
+        except Exception:  # a host bug must not take the other terminals' answers down
+            log.exception("host failed on one request; closing that connection")
+            return Answer(None, close=True)
 
     # ------------------------------------------------------------------ one request
 
@@ -258,28 +308,27 @@ class _Terminal(asyncio.Protocol):
             log.debug("closing a connection with broken framing: %s", exc)
             self.close()
             return
-        self._pump()
+        if self.waiting and not self.held:
+            self.sim._schedule(self)
 
     def eof_received(self) -> bool | None:
         self.close()  # the terminal hung up: an answer still held back goes nowhere
         return None
 
-    def _pump(self) -> None:
-        while self.waiting and not self.held and not self.closed:
-            answer = self.sim.answer(self.waiting.popleft())
-            if answer.delay:
-                self.held = True
-                self.loop.call_later(answer.delay, self._release, answer)
-            elif answer.wait_for_reversal is not None:
-                self.held = True
-                self._poll_reversal(answer, self.sim.reversal_deadline())
-            else:
-                self._send(answer)
+    def dispatch(self, answer: Answer) -> None:
+        """Carry out an answer once its ledger group committed."""
+        if answer.delay:
+            self.loop.call_later(answer.delay, self._release, answer)
+        elif answer.wait_for_reversal is not None:
+            self._poll_reversal(answer, self.sim.reversal_deadline())
+        else:
+            self._send(answer)
 
     def _release(self, answer: Answer) -> None:
         self.held = False
         self._send(answer)
-        self._pump()
+        if self.waiting and not self.closed:
+            self.sim._schedule(self)
 
     def _poll_reversal(self, answer: Answer, deadline: float) -> None:
         key = answer.wait_for_reversal

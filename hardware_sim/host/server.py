@@ -131,8 +131,7 @@ class HostSimulator:
         if loop is not None and not loop.is_running():
             loop.close()
         self.ledger.close()
-        if os.environ.get("HOST_STATS"):
-            print(f"host: {self.grouped} requests in {self.groups} commits", flush=True)
+        log.info("host stopped: %d requests in %d ledger commits", self.grouped, self.groups)
 
     def _close_all(self) -> None:
         assert self._loop is not None  # noqa: S101 - called on the loop

@@ -27,7 +27,11 @@ def test_bench_memory_reports_rss_figures_without_touching_the_journal(tmp_path:
     assert sum(figures["outcomes"].values()) == 12
     # Amounts 1.01-1.12: the shipped issuer rules decline only 1.05 (amount suffix 05).
     assert figures["outcomes"] == {"approved": 11, "declined (declined by the issuer (05))": 1}
-    assert [c["sales"] for c in figures["checkpoints"]] == list(range(1, 11))
+    # before the first sale (-warm-up), after the warm-up (0), then every tenth of the run
+    assert [c["sales"] for c in figures["checkpoints"]] == [-2, 0, *range(1, 11)]
+    for point in figures["checkpoints"]:
+        assert point["rss_kib"] > 1024 and point["python_blocks"] > 0
+        assert point["sqlite_kib"] > 0  # the journal, SAF store and batch page caches
     for key in ("rss_before_kib", "rss_after_warmup_kib", "rss_final_kib", "rss_peak_kib"):
         assert figures[key] > 1024  # KiB read from /proc/self/status
     assert figures["rss_peak_kib"] >= figures["rss_final_kib"]

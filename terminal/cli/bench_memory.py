@@ -18,6 +18,8 @@ warm-up figure.  A benchmark, not a test: the exit code is 0 whatever the figure
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
 import os
@@ -60,9 +62,32 @@ def rss_kib(field: str = "VmRSS") -> int:
     raise UserFacingError(f"cannot read {field} from /proc/self/status; this needs Linux")
 
 
+def sqlite_kib() -> int:
+    """Heap held by SQLite in this process (page caches of the journal, the SAF store and
+    the batch), from ``sqlite3_memory_used()`` of the library Python's sqlite3 uses; -1
+    when that library cannot be reached."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        used = lib.sqlite3_memory_used
+    except (OSError, AttributeError):
+        return -1
+    used.restype = ctypes.c_int64
+    return int(used()) // 1024
+
+
 def _measure() -> int:
     gc.collect()
     return rss_kib()
+
+
+def _checkpoint(sales: int) -> dict[str, int]:
+    rss = _measure()
+    return {
+        "sales": sales,
+        "rss_kib": rss,
+        "sqlite_kib": sqlite_kib(),
+        "python_blocks": sys.getallocatedblocks(),
+    }
 
 
 def _host_rules(path: Path) -> Path:
@@ -116,7 +141,7 @@ def run_sales(sales: int, warmup: int, *, progress: Any = None) -> dict[str, Any
 
     settings = load_settings(None)
     outcomes: dict[str, int] = {}
-    checkpoints: list[tuple[int, int]] = []
+    checkpoints: list[dict[str, int]] = []
     every = max(1, sales // 10)
     with tempfile.TemporaryDirectory(prefix="pos-bench-memory-") as tmp:
         base = Path(tmp)
@@ -129,7 +154,7 @@ def run_sales(sales: int, warmup: int, *, progress: Any = None) -> dict[str, Any
                 try:
                     with open_authoriser(settings, address) as client:
                         service = build_payment_service(settings, journal, client, simulated=True)
-                        start_kib = _measure()
+                        start = _checkpoint(-warmup)
                         started = time.perf_counter()
                         for number in range(1, warmup + sales + 1):
                             card = load_card(CARDS[number % len(CARDS)])
@@ -146,15 +171,15 @@ def run_sales(sales: int, warmup: int, *, progress: Any = None) -> dict[str, Any
                                 key += f" ({outcome.result.reason})"
                             outcomes[key] = outcomes.get(key, 0) + 1
                             if number == warmup:
-                                warm_kib = _measure()
+                                warm = _checkpoint(0)
                                 warm_at = time.perf_counter()
                             if number > warmup and (number - warmup) % every == 0:
-                                checkpoints.append((number - warmup, _measure()))
+                                checkpoints.append(_checkpoint(number - warmup))
                                 if progress:
-                                    progress(number - warmup, checkpoints[-1][1])
+                                    progress(checkpoints[-1])
                         if warmup == 0:
-                            warm_kib, warm_at = start_kib, started
-                        final_kib = _measure()
+                            warm, warm_at = start, started
+                        final = _checkpoint(sales)
                         elapsed = time.perf_counter() - warm_at
                 finally:
                     journal.close()
@@ -163,18 +188,20 @@ def run_sales(sales: int, warmup: int, *, progress: Any = None) -> dict[str, Any
                 os.environ.pop("POS_DATA_DIR", None)
             else:
                 os.environ["POS_DATA_DIR"] = previous
-    growth = final_kib - warm_kib
+    growth = final["rss_kib"] - warm["rss_kib"]
     return {
         "sales": sales,
         "warmup": warmup,
         "outcomes": outcomes,
-        "rss_before_kib": start_kib,
-        "rss_after_warmup_kib": warm_kib,
-        "rss_final_kib": final_kib,
-        "rss_peak_kib": max(rss_kib("VmHWM"), final_kib),  # VmHWM is updated lazily
+        "rss_before_kib": start["rss_kib"],
+        "rss_after_warmup_kib": warm["rss_kib"],
+        "rss_final_kib": final["rss_kib"],
+        "rss_peak_kib": max(rss_kib("VmHWM"), final["rss_kib"]),  # VmHWM is updated lazily
         "growth_after_warmup_kib": growth,
         "growth_per_sale_bytes": round(growth * 1024 / sales, 1) if sales else 0.0,
-        "checkpoints": [{"sales": n, "rss_kib": kib} for n, kib in checkpoints],
+        "sqlite_growth_after_warmup_kib": final["sqlite_kib"] - warm["sqlite_kib"],
+        "python_blocks_growth_after_warmup": final["python_blocks"] - warm["python_blocks"],
+        "checkpoints": [start, warm, *checkpoints],
         "sales_per_second": round(sales / elapsed, 1) if elapsed > 0 else 0.0,
         "goal_mb": GOAL_MB,
     }
@@ -184,9 +211,14 @@ def bench_memory(args: argparse.Namespace) -> int:
     if args.sales < 1 or args.warmup < 0:
         raise UsageError("--sales must be at least 1 and --warmup at least 0")
 
-    def progress(done: int, kib: int) -> None:
+    def progress(point: dict[str, int]) -> None:
         if not args.json:
-            print(f"  after {done:>6} sales: VmRSS {kib / 1024:7.1f} MB", flush=True)
+            print(
+                f"  after {point['sales']:>6} sales: VmRSS {point['rss_kib'] / 1024:7.1f} MB, "
+                f"SQLite {point['sqlite_kib'] / 1024:5.1f} MB, "
+                f"Python blocks {point['python_blocks']:,}",
+                flush=True,
+            )
 
     if not args.json:
         print(

@@ -38,6 +38,9 @@ def test_bench_memory_reports_rss_figures_without_touching_the_journal(tmp_path:
     assert figures["growth_after_warmup_kib"] == (
         figures["rss_final_kib"] - figures["rss_after_warmup_kib"]
     )
+    assert figures["growth_besides_sqlite_kib"] == round(
+        figures["growth_after_warmup_kib"] - max(figures["sqlite_growth_after_warmup_kib"], 0)
+    )
     assert isinstance(figures["no_growth_after_warmup"], bool)
     assert not (tmp_path / "real").exists()  # the bench journals under a temporary directory
 

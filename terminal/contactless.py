@@ -123,34 +123,21 @@ def tap_and_pay(
     if request_online is not None:
         result_tx.pan_masked = mask_pan(request_online.pan)
     outcome = PaymentOutcome(txn_id, result_tx, request)
+    authoriser: JournalingAuthoriser | None = None
     if cl.outcome is OutcomeStatus.APPROVED:
         result_tx.outcome, result_tx.reason = Outcome.APPROVED, "approved offline by the card"
+        result_tx.authorisation_request = request_online  # sent later as a 0220 advice
     elif cl.outcome is OutcomeStatus.DECLINED:
         result_tx.outcome, result_tx.reason = Outcome.DECLINED, cl.reason or "declined by the card"
     elif cl.outcome is OutcomeStatus.ONLINE_REQUEST and request_online is not None:
-        _go_online(service, txn_id, cl, cardholder, request, result_tx, outcome)
+        authoriser = _go_online(service, txn_id, cl, cardholder, request, result_tx, outcome)
     else:
         result_tx.outcome = Outcome.ABORTED
         result_tx.reason = cl.reason or f"contactless: {cl.outcome.value}"
     outcome.duration_ms = (time.perf_counter() - started) * 1000
-    journal.append(
-        txn_id,
-        "completed",
-        outcome=result_tx.outcome.value,
-        reason=result_tx.reason,
-        aid=result_tx.aid,
-        pan_masked=result_tx.pan_masked,
-        tvr=result_tx.tvr,
-        cvm_results=result_tx.cvm_results,
-        cvm=result_tx.cvm_description,
-        cryptogram_type=result_tx.cryptogram_type,
-        offline=not result_tx.online_attempted,
-        stan=outcome.stan,
-        interface="contactless",
+    return service.complete(
+        txn_id, result_tx, outcome, request.transaction_type.name.lower(), authoriser
     )
-    if result_tx.online_attempted and result_tx.unable_to_go_online:
-        outcome.reversal = service.reverse(txn_id, result_tx)
-    return outcome
 
 
 def _go_online(
@@ -161,7 +148,7 @@ def _go_online(
     request: PaymentRequest,
     result_tx: TransactionResult,
     outcome: PaymentOutcome,
-) -> None:
+) -> JournalingAuthoriser | None:
     online = cl.authorisation
     if cl.cvm is Cvm.ONLINE_PIN:
         cardholder.show(Message.ENTER_PIN)
@@ -171,13 +158,13 @@ def _go_online(
         if entry.status is not PinEntryStatus.ENTERED or entry.online is None:
             result_tx.outcome = Outcome.DECLINED
             result_tx.reason = "the cardholder did not enter the PIN the card asked for"
-            return
+            return None
         from dataclasses import replace
 
         online = replace(online, online_pin=entry.online)
     if service.authoriser is None:
         result_tx.outcome, result_tx.reason = Outcome.DECLINED, "no host link is configured"
-        return
+        return None
     authoriser = JournalingAuthoriser(service.authoriser, service.journal, txn_id)
     result_tx.online_attempted = True
     result_tx.authorisation_request = online
@@ -188,7 +175,7 @@ def _go_online(
         result_tx.unable_to_go_online = True
         result_tx.outcome = Outcome.DECLINED
         result_tx.reason = f"declined: the host could not be reached ({exc})"
-        return
+        return authoriser
     outcome.stan = authoriser.stan
     result_tx.host_response = response
     result_tx.host_approved = response.approved
@@ -199,3 +186,4 @@ def _go_online(
         result_tx.outcome = Outcome.DECLINED
         result_tx.reason = response.message or f"declined by the issuer ({response.response_code})"
         cardholder.show(Message.DECLINED)
+    return authoriser

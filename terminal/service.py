@@ -239,6 +239,17 @@ class PaymentService:
         result.interface = interface
         outcome = PaymentOutcome(txn_id, result, request, duration_ms=duration)
         outcome.stan = authoriser.stan if authoriser else ""
+        return self.complete(txn_id, result, outcome, kind, authoriser)
+
+    def complete(
+        self,
+        txn_id: str,
+        result: TransactionResult,
+        outcome: PaymentOutcome,
+        kind: str,
+        authoriser: JournalingAuthoriser | None,
+    ) -> PaymentOutcome:
+        """Finish any card transaction (contact or contactless) after the kernel's decision."""
         # Durable before 'completed': the 0400 of a host approval the card declined, the batch
         # record, and an offline approval's advice - so no crash after 'completed' loses one.
         if result.needs_reversal:
@@ -266,6 +277,7 @@ class PaymentService:
             stan=outcome.stan,
             auth_code=result.host_response.auth_code if result.host_response else "",
             response_code=result.host_response.response_code if result.host_response else "",
+            interface=result.interface,
             **({"advice_key": advice_key} if advice_key else {}),
         )
         lost = result.online_attempted and result.unable_to_go_online

@@ -119,7 +119,7 @@ async def test_two_application_card_lets_the_cardholder_choose_then_online_pin()
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert labels == ["1  VISA DEBIT", "2  VISA CREDIT"]  # priority order (87)
         await pilot.press("1")
-        await enter_pin(pilot, app, "1234")  # VISA DEBIT: online PIN (42 03), host TEST PIN
+        await enter_pin(pilot, app, "1357")  # VISA DEBIT: online PIN (42 03), the card's TEST PIN
         await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         details = text(app, "#details")

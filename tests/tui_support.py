@@ -18,9 +18,15 @@ def text(app: PosApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
 
 
-async def wait_for(pilot, predicate, steps: int = 600) -> None:
-    """Let the worker thread and the UI run until ``predicate()`` holds."""
-    for _ in range(steps):
+async def wait_for(pilot, predicate, timeout: float = 90.0) -> None:
+    """Let the worker thread and the UI run until ``predicate()`` holds.
+
+    The deadline is generous on purpose: a slow, loaded CI machine must never fail a test.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if predicate():
             return
         await pilot.pause(0.02)

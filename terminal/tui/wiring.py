@@ -227,14 +227,16 @@ class TerminalSession:
         """Demo only: the TEST PIN a new user should type (the card's, or the host's)."""
         if not self.demo:
             return None
+        card = getattr(transport, "card", None)
+        pin = getattr(card, "test_pin", None)
+        if pin:
+            return str(pin)  # the simulated issuer knows each card's PIN
         if online:
             from hardware_sim.host.config import default_rules
 
             pins = default_rules().get("pins", {})
             return str(pins.get("default")) if pins.get("default") else None
-        card = getattr(transport, "card", None)
-        pin = getattr(card, "test_pin", None)
-        return str(pin) if pin else None
+        return None
 
     # -- cards and readers --------------------------------------------------------------
     def card_sources(self) -> list[CardSource]:

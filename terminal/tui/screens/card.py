@@ -9,9 +9,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import DescendantFocus, Key
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from terminal.tui.screens.title_bar import TitleBar
 from terminal.tui.wiring import CardSource, ReaderStatus
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class CardScreen(Screen[None]):
         return cast("PosApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         session = self.pos_app.session
         amount = self.pos_app.currency.format(self.amount_minor)
         try:

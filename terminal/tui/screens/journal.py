@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from terminal.journal import JournalEntry
+from terminal.tui.screens.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from terminal.tui.app import PosApp
@@ -66,7 +67,7 @@ class JournalScreen(Screen[None]):
         super().__init__()
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="journal-box"):
             yield Static("TODAY'S TRANSACTIONS", id="journal-title")
             yield Static("", id="journal-summary", markup=False)

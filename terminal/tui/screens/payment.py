@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, cast
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from emv.ports import ApplicationChoice, Message, PinRequest
 from terminal.tui.cardholder import PinAnswer, UiCardholder
+from terminal.tui.screens.title_bar import TitleBar
 from terminal.tui.wiring import CardSource
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class PaymentScreen(Screen[None]):
         return cast("PosApp", self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         amount = self.pos_app.currency.format(self.amount_minor)
         with Vertical(id="payment-box"):
             yield Static(f"PAYMENT {amount}", id="payment-title")

@@ -7,9 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from terminal.tui.plain_words import ResultView
+from terminal.tui.screens.title_bar import TitleBar
 
 
 class ResultScreen(Screen[None]):
@@ -24,7 +25,7 @@ class ResultScreen(Screen[None]):
         self.view = view
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         v = self.view
         kind = "approved" if v.approved else "declined"
         with Vertical(id="result-box"):
@@ -67,7 +68,7 @@ class ErrorScreen(Screen[None]):
         self.sentence = sentence
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="result-box"):
             yield Static("NOT COMPLETED", id="headline", classes="declined")
             yield Static(self.sentence, id="reason", markup=False)

@@ -7,9 +7,10 @@ from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Digits, Footer, Header, Static
+from textual.widgets import Digits, Footer, Static
 
 from terminal.money import Currency
+from terminal.tui.screens.title_bar import TitleBar
 
 MAX_DIGITS = 12  # ISO 8583 DE 4 / EMV 9F02: n 12
 
@@ -35,7 +36,7 @@ class SaleScreen(Screen[None]):
         return int(self.digits or "0")
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Vertical(id="sale-box"):
             yield Static("NEW SALE", id="sale-title")
             if self.banner:

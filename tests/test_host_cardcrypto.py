@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.des import adjust_odd_parity
 from crypto.emv_cryptogram import application_cryptogram
 from crypto.emv_cryptogram import arpc_method_1 as reference_arpc
-from crypto.emv_keys import derive_icc_master_key_option_a
+from crypto.emv_keys import derive_common_session_key, derive_icc_master_key_option_a
 from hardware_sim.host import cardcrypto
 from hardware_sim.host.testcards import VISA_TEST_PAN, emv_data
 from hardware_sim.test_keys import issuer_for_pan
@@ -32,6 +33,7 @@ def test_session_key_path_matches_the_reference(
     values[0x9F36] = atc
     arqc = application_cryptogram(mk, values)
     sk = cardcrypto.session_key(mk, atc)
+    assert sk == derive_common_session_key(mk, atc)
     assert cardcrypto.arqc_matches(sk, values, arqc)
     assert not cardcrypto.arqc_matches(sk, values, bytes(b ^ 1 for b in arqc))
     assert cardcrypto.arpc_method_1(sk, arqc, arc) == reference_arpc(mk, atc, arqc, arc)
@@ -55,3 +57,8 @@ def test_missing_cryptogram_data_is_an_error_not_a_match() -> None:
     del values[0x9F37]
     with pytest.raises(ValueError, match="9F37"):
         cardcrypto.arqc_matches(sk, values, bytes(8))
+
+
+def test_odd_parity_table_matches_the_reference_for_every_byte() -> None:
+    every = bytes(range(256))
+    assert cardcrypto.odd_parity(every) == adjust_odd_parity(every)

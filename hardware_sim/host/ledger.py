@@ -3,6 +3,13 @@
 Each processed request is one row keyed by a de-duplication key (terminal id, STAN and the
 original data elements), so a retried request is answered from the stored response and
 never moves money twice.  Only masked PANs and a SHA-256 of the PAN are stored.
+
+Durability of a file ledger: WAL journal with ``synchronous=NORMAL``.  A commit is in the WAL
+(in the OS page cache) before the host answers, so a crash of the host *process* loses nothing
+that was answered; a power cut or kernel crash may lose the last commits since the previous
+WAL fsync (at checkpoint).  That is the trade-off accepted for a simulator (``FULL`` would add
+an fsync per commit); with group commit (:meth:`Ledger.group`) an fsync would be paid once per
+event-loop turn, not per request.  ``:memory:`` ledgers (unit tests) keep nothing at all.
 """
 
 from __future__ import annotations

@@ -84,13 +84,28 @@ class JournalEntry:
 
     @property
     def status(self) -> str:
-        if "reversal_acknowledged" in self.kinds:
+        """approved | declined | aborted | voided | void pending | reversed | reversal pending
+        | in doubt | incomplete.
+
+        An approval stays "approved" when the reversal in its history undid a lost online
+        request that the card then approved offline (Y3): that sale stands, sent by advice.
+        """
+        kinds = self.kinds
+        if "void_acknowledged" in kinds:
+            return "voided"
+        if "void_requested" in kinds:
+            return "void pending"
+        completed = "completed" in kinds
+        outcome = str(self.data.get("outcome", "completed")) if completed else ""
+        if outcome == "approved":
+            return "approved"
+        if "reversal_acknowledged" in kinds:
             return "reversed"
-        if "reversal_queued" in self.kinds:
+        if "reversal_queued" in kinds:
             return "reversal pending"
-        if "completed" in self.kinds:
-            return str(self.data.get("outcome", "completed"))
-        if "online_request" in self.kinds:
+        if completed:
+            return outcome
+        if "online_request" in kinds:
             return "in doubt"
         return "incomplete"
 

@@ -89,7 +89,7 @@ def test_a_day_from_the_command_line(pos: Pos, host: tuple[HostSimulator, LinkCo
 
     listing = json.loads(pos("journal", "list", "--json", link=False)[1])
     status = {row["transaction_id"]: row["status"] for row in listing}
-    assert status[other["transaction_id"]] == "reversed"
+    assert status[other["transaction_id"]] == "voided"
     assert status[sale["transaction_id"]] == "approved"
 
     report = pos.json("settle")

@@ -72,7 +72,7 @@ def test_mixed_day_settles_to_the_cent(
     assert (v.status, v.amount_minor, v.stan) == ("voided", 777, voided.stan)
     entry = t.journal.entry(voided.txn_id)
     assert entry is not None and entry.kinds[-2:] == ["reversal_acknowledged", "void_acknowledged"]
-    assert entry.status == "reversed"
+    assert entry.status == "voided"
 
     advice_stan = offline_sale(t, 999)
     assert sim.ledger.net_charged() == 1234 + 2000 + 1500 - 500  # the advice has not arrived
@@ -183,7 +183,7 @@ def test_void_waits_for_a_dead_host_and_recovery_finishes_it(
         report = settle_batch(back.journal, back.batch, back.client, WHEN)
         assert report.closed and report.currencies == []
         assert sim.ledger.net_charged() == 0
-        assert back.journal.entry(sale.txn_id).status == "reversed"  # type: ignore[union-attr]
+        assert back.journal.entry(sale.txn_id).status == "voided"  # type: ignore[union-attr]
     finally:
         back.close()
 

@@ -60,7 +60,7 @@ def test_power_cut_after_void_requested(
     t = restart(t)
     assert finish_interrupted(t.journal, t.batch, t.client) == [sale.txn_id]
     entry = t.journal.entry(sale.txn_id)
-    assert entry is not None and entry.status == "reversed"
+    assert entry is not None and entry.status == "voided"
     assert entry.kinds[-1] == "void_acknowledged"
     assert booked(sim) == 1100
     assert finish_interrupted(t.journal, t.batch, t.client) == []

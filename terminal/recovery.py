@@ -25,6 +25,7 @@ class RecoveryReport:
     reversals_pending: list[str] = field(default_factory=list)
     closed_declined: list[str] = field(default_factory=list)
     advices_sent: int = 0
+    finished: list[str] = field(default_factory=list)  # voids/completions finished
 
     @property
     def anything(self) -> bool:
@@ -34,6 +35,7 @@ class RecoveryReport:
             or self.reversals_pending
             or self.closed_declined
             or self.advices_sent
+            or self.finished
         )
 
     def sentence(self) -> str:
@@ -51,6 +53,8 @@ class RecoveryReport:
             parts.append(f"{len(self.closed_declined)} declined payment(s) closed")
         if self.advices_sent:
             parts.append(f"{self.advices_sent} offline approval(s) sent to the host")
+        if self.finished:
+            parts.append(f"{len(self.finished)} interrupted void(s) or completion(s) finished")
         return "Recovery: " + "; ".join(parts) + "."
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class RecoveryReport:
             "reversals_pending": self.reversals_pending,
             "closed_declined": self.closed_declined,
             "advices_sent": self.advices_sent,
+            "finished": self.finished,
             "message": self.sentence(),
         }
 
@@ -138,4 +143,25 @@ def recover(journal: Journal, client: Any) -> RecoveryReport:
             if key not in left:
                 journal.append(txn_id, "advice_sent")
                 report.advices_sent += 1
+    return report
+
+
+def start_up(journal: Journal, client: Any) -> RecoveryReport:
+    """Everything start-up recovery does, in order: finish interrupted voids, completions
+    and advice hand-offs (:func:`terminal.transactions.finish_interrupted`), then the rules
+    above.  Used by ``pos pay``, ``pos recover`` and ``pos run``."""
+    from terminal.batch import Batch
+    from terminal.datakey import load_or_create
+    from terminal.runtime import data_dir
+    from terminal.transactions import finish_interrupted
+
+    base = data_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    batch = Batch(base / "batch.sqlite", load_or_create(base / "keys" / "data.key"))
+    try:
+        finished = finish_interrupted(journal, batch, client)
+    finally:
+        batch.close()
+    report = recover(journal, client)
+    report.finished = list(finished)
     return report

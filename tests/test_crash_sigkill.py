@@ -312,12 +312,6 @@ def test_sigkill_after_host_decline(terminal: Terminal) -> None:
 # ------------------------------------------------------------------ the card declines after host approval
 
 
-def _known_bug(reason: str) -> pytest.MarkDecorator:
-    """A real money bug this test found in a file outside its owner's scope: the case stays
-    asserted (strict xfail), so fixing the bug makes it pass and the marker must go."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 CARD_DECLINE_STEPS = [
     ("host_response", "reversed"),
     # The 0400 is due in the durable store before 'completed'; recovery sends it, and the
@@ -378,18 +372,8 @@ def _closed_port() -> str:
 
 OFFLINE_STEPS = [
     ("started", "incomplete", 0),
-    pytest.param(
-        "completed",
-        "approved",
-        999,
-        marks=_known_bug(
-            "the advice is parked before 'completed' and terminal.transactions."
-            "finish_interrupted() finishes it, but 'pos recover' (terminal/cli/journal.py "
-            "run_recover), 'pos pay' (terminal/cli/pay.py) and the cashier app "
-            "(terminal/tui/wiring.py) call recovery.recover() without it: approved 9.99, host "
-            "never told"
-        ),
-    ),
+    # The advice is parked before 'completed'; start-up recovery finishes the hand-off.
+    ("completed", "approved", 999),
     ("advice_queued", "approved", 999),
 ]
 

@@ -106,7 +106,7 @@ def verify_chain(args: argparse.Namespace) -> int:
 
 def run_recover(args: argparse.Namespace) -> int:
     from terminal.hostlink import open_authoriser
-    from terminal.recovery import recover
+    from terminal.recovery import start_up
 
     settings = load_settings(args.config)
     journal = Journal(journal_path(settings))
@@ -116,7 +116,7 @@ def run_recover(args: argparse.Namespace) -> int:
         ) as client:
             if client is None:
                 raise UserFacingError("recovery needs a host link; set [host] address")
-            report = recover(journal, client)
+            report = start_up(journal, client)
     finally:
         journal.close()
     print(json.dumps(report.as_dict()) if args.json else report.sentence())

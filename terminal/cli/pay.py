@@ -160,10 +160,10 @@ def run(args: argparse.Namespace) -> int:
                 args, stack, cardholder, authoriser, settings
             )
             from terminal.oda import cda_verifier, oda_engine
-            from terminal.recovery import recover
+            from terminal.recovery import start_up
 
             if authoriser is not None:
-                report = recover(journal, authoriser)
+                report = start_up(journal, authoriser)
                 if report.anything:
                     print(f"pos: {report.sentence()}", file=sys.stderr)
 

@@ -178,9 +178,9 @@ class TerminalSession:
                 self._attach_devices()
                 if authoriser is not None:
                     # Start-up recovery (issue 6): reverse in-doubt requests, send advices.
-                    from terminal.recovery import recover
+                    from terminal.recovery import start_up
 
-                    report = recover(journal, authoriser)
+                    report = start_up(journal, authoriser)
                     self.recovery_sentence = report.sentence() if report.anything else ""
                 self._service = build_payment_service(
                     self.settings, journal, authoriser, simulated=self.demo

@@ -146,5 +146,8 @@ def replay_from_trace(
             raise ReplayFileError(f"trace entry {i} needs 'command' and 'response'")
         command = _hex(item["command"], f"trace entry {i} command").hex().upper()
         response = _hex(item["response"], f"trace entry {i} response").hex().upper()
-        exchanges.append({"command": command, "response": response})
+        entry = {"command": command, "response": response}
+        if "sealed" in item:  # the terminal's sealed copy of a masked response travels along
+            entry["sealed"] = str(item["sealed"])
+        exchanges.append(entry)
     return {"atr": atr_hex, "exchanges": exchanges}

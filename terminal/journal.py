@@ -25,7 +25,8 @@ from typing import Any
 from terminal.faults import after_journal_event
 
 GENESIS = "0" * 64
-_DIGIT_RUN = re.compile(r"(?<!\d)\d{13,19}(?!\d)")
+# A PAN-like number standing as its own token (not a stretch of digits inside hex data).
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

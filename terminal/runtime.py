@@ -131,8 +131,12 @@ def open_reader(
 def load_sim_card(profile: str | None, trace_file: str | None, interface: str = "contact") -> Any:
     if trace_file:
         from hardware_sim.replay import ReplayCard
+        from terminal.trace import unseal_replay
 
         try:
+            opened = unseal_replay(trace_file)
+            if isinstance(opened, dict):
+                return ReplayCard.from_dict(opened, f"replay file {trace_file}")
             return ReplayCard.from_file(trace_file)
         except FileNotFoundError:
             raise UsageError(f"--card-trace file '{trace_file}' does not exist") from None

@@ -29,14 +29,27 @@ def _bytes(parts: list[str]) -> bytes:
 
 
 def _value_text(tag: int, value: bytes) -> str:
+    from terminal.trace import SENSITIVE_TAGS
+
+    if tag in SENSITIVE_TAGS:
+        return _masked(tag, value)
     fmt = tags.data_format(tag)
     if fmt in ("a", "an", "ans") and all(32 <= b < 127 for b in value):
         return f'{value.hex().upper()} "{value.decode("ascii")}"'
-    if tag == 0x5A or tag == 0x57:
-        from emv.kernel.result import mask_pan
-
-        return f"{mask_pan(value.hex().upper().split('D')[0].rstrip('F'))} (masked)"
     return value.hex().upper()
+
+
+def _masked(tag: int, value: bytes) -> str:
+    """Cardholder data is never printed: the PAN shows first 6 / last 4 digits only."""
+    from emv.kernel.result import mask_pan
+
+    if tag in (0x5A, 0x57, 0x9F6B):
+        digits = value.hex().upper().replace("D", "=").split("=")[0].rstrip("F")
+        return f"{mask_pan(digits)} (masked)"
+    if tag == 0x56:
+        text = value.decode("ascii", "replace").lstrip("B%").split("^")[0]
+        return f"{mask_pan(text)} (masked)"
+    return f"[{len(value)} bytes masked]"
 
 
 def render(objects: list[tlv.Tlv], depth: int = 0) -> list[str]:

@@ -91,7 +91,9 @@ def outcome_json(outcome: PaymentOutcome, trace: bool) -> dict[str, Any]:
         "transaction_id": outcome.txn_id,
     }
     if trace:
-        out["apdus"] = [{"command": e.command.hex(), "response": e.response.hex()} for e in r.apdus]
+        from terminal.trace import trace_entries
+
+        out["apdus"] = trace_entries(r.apdus)
     return out
 
 

@@ -1,0 +1,104 @@
+"""APDU traces that never show card data, yet still replay exactly on this terminal.
+
+``pos pay --trace`` prints every exchange.  A response that carries cardholder data — the
+PAN (5A), track images (56, 57, 9F6B), discretionary data (9F1F, 9F20) or the cardholder
+name (5F20, 9F0B) — is shown with those values masked in place (the PAN keeps its first 6
+and last 4 digits, everything else becomes ``FF``/``*``), so the TLV structure stays
+readable.  The untouched response travels beside it as ``sealed``: AES-256-GCM under this
+terminal's data key (``terminal.datakey``), so ``--card-trace`` can replay the exact bytes on
+the terminal that recorded them, and nobody else can read them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from emv import tlv
+from emv.errors import TlvError
+from terminal.errors import UsageError
+
+SENSITIVE_TAGS = {0x5A, 0x56, 0x57, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x9F0B}
+_AAD = b"pos-trace-v1"
+
+
+def _mask_value(tag: int, value: bytes) -> bytes:
+    if tag == 0x5A and len(value) >= 6:
+        return value[:3] + b"\xff" * (len(value) - 5) + value[-2:]
+    if tag in (0x5F20, 0x9F0B):
+        return b"*" * len(value)
+    return (
+        value[:3] + b"\xff" * max(len(value) - 3, 0)
+        if tag in (0x57, 0x9F6B)
+        else (b"\xff" * len(value))
+    )
+
+
+def sensitive_values(data: bytes) -> list[tuple[int, bytes]]:
+    try:
+        objects = tlv.decode(data)
+    except TlvError:
+        return []
+    return [(o.tag, o.value) for o in tlv.iter_primitives(objects) if o.tag in SENSITIVE_TAGS]
+
+
+def mask_response(response: bytes) -> bytes:
+    """The response with every cardholder-data value masked in place (same length)."""
+    body, sw = response[:-2], response[-2:]
+    for tag, value in sensitive_values(body):
+        if value:
+            body = body.replace(value, _mask_value(tag, value))
+    return body + sw
+
+
+def _key() -> bytes:
+    from terminal.datakey import load_or_create
+    from terminal.runtime import data_dir
+
+    return load_or_create(data_dir() / "keys" / "data.key")
+
+
+def trace_entries(exchanges: list[Any]) -> list[dict[str, str]]:
+    """JSON trace entries: command, masked response, and a sealed copy when masking changed it."""
+    out: list[dict[str, str]] = []
+    aead: AESGCM | None = None
+    for exchange in exchanges:
+        response = bytes(exchange.response)
+        masked = mask_response(response)
+        entry = {"command": exchange.command.hex(), "response": masked.hex()}
+        if masked != response:
+            aead = aead or AESGCM(_key())
+            nonce = os.urandom(12)
+            entry["sealed"] = base64.b64encode(nonce + aead.encrypt(nonce, response, _AAD)).decode()
+        out.append(entry)
+    return out
+
+
+def unseal_replay(path: str) -> Path | dict[str, Any]:
+    """A replay file with sealed responses opened with this terminal's data key."""
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return Path(path)  # the replay loader reports the problem precisely
+    if not isinstance(data, dict) or not isinstance(data.get("exchanges"), list):
+        return Path(path)
+    if not any(isinstance(e, dict) and "sealed" in e for e in data["exchanges"]):
+        return Path(path)
+    aead = AESGCM(_key())
+    for i, entry in enumerate(data["exchanges"]):
+        if isinstance(entry, dict) and "sealed" in entry:
+            try:
+                blob = base64.b64decode(entry["sealed"])
+                entry["response"] = aead.decrypt(blob[:12], blob[12:], _AAD).hex()
+            except (ValueError, InvalidTag):
+                raise UsageError(
+                    f"--card-trace file '{path}': exchange {i} was sealed by another terminal "
+                    "(its data key differs); record the trace on this terminal"
+                ) from None
+    return data

@@ -80,6 +80,27 @@ def trace_entries(exchanges: list[Any]) -> list[dict[str, str]]:
     return out
 
 
+def unseal_entries(entries: list[dict[str, Any]], source: str = "trace") -> list[dict[str, Any]]:
+    """Trace or replay entries with every sealed response opened with this terminal's key."""
+    if not any(isinstance(e, dict) and "sealed" in e for e in entries):
+        return entries
+    aead = AESGCM(_key())
+    out = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, dict) and "sealed" in entry:
+            try:
+                blob = base64.b64decode(entry["sealed"])
+                response = aead.decrypt(blob[:12], blob[12:], _AAD).hex()
+            except (ValueError, InvalidTag):
+                raise UsageError(
+                    f"{source}: exchange {i} was sealed by another terminal (its data key "
+                    "differs); record the trace on this terminal"
+                ) from None
+            entry = {k: v for k, v in entry.items() if k != "sealed"} | {"response": response}
+        out.append(entry)
+    return out
+
+
 def unseal_replay(path: str) -> Path | dict[str, Any]:
     """A replay file with sealed responses opened with this terminal's data key."""
     try:
@@ -90,15 +111,5 @@ def unseal_replay(path: str) -> Path | dict[str, Any]:
         return Path(path)
     if not any(isinstance(e, dict) and "sealed" in e for e in data["exchanges"]):
         return Path(path)
-    aead = AESGCM(_key())
-    for i, entry in enumerate(data["exchanges"]):
-        if isinstance(entry, dict) and "sealed" in entry:
-            try:
-                blob = base64.b64decode(entry["sealed"])
-                entry["response"] = aead.decrypt(blob[:12], blob[12:], _AAD).hex()
-            except (ValueError, InvalidTag):
-                raise UsageError(
-                    f"--card-trace file '{path}': exchange {i} was sealed by another terminal "
-                    "(its data key differs); record the trace on this terminal"
-                ) from None
+    data["exchanges"] = unseal_entries(data["exchanges"], f"--card-trace file '{path}'")
     return data

@@ -109,7 +109,18 @@ def declining_card(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "pay", "12.34", "--host", "none", "--json", "--trace", "--txn-datetime", WHEN,
         "--unpredictable-number", UN, env=env,
     )  # fmt: skip
-    apdus = json.loads(recorded.stdout)["apdus"]
+    # The trace masks the card data and seals the exact bytes under the recorder's data key.
+    from terminal.trace import unseal_entries
+
+    saved = os.environ.get("POS_DATA_DIR")
+    os.environ["POS_DATA_DIR"] = env["POS_DATA_DIR"]
+    try:
+        apdus = unseal_entries(json.loads(recorded.stdout)["apdus"])
+    finally:
+        if saved is None:
+            os.environ.pop("POS_DATA_DIR", None)
+        else:
+            os.environ["POS_DATA_DIR"] = saved
     exchanges = []
     for apdu in apdus:
         command = apdu["command"].upper()

@@ -63,11 +63,12 @@ def _check_link(path: str) -> None:
         raise UsageError(f"--pty {path} exists and is not a symlink; choose another path")
 
 
-def _wait_for_signal() -> None:
+def _stop_event() -> threading.Event:
+    """Installed before the device appears, so a SIGTERM right after is a clean stop."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def serve_pinpad(args: argparse.Namespace) -> int:
@@ -82,9 +83,10 @@ def serve_pinpad(args: argparse.Namespace) -> int:
             raise UsageError(f"--script action '{action}' is not one of {', '.join(PIN_ACTIONS)}")
     from hardware_sim.pinpad import SimulatedPinPad
 
+    stop = _stop_event()
     with SimulatedPinPad(pin=args.pin, script=script, link_path=args.pty) as pad:
         print(f"PIN pad {pad.model} on {args.pty} ({pad.dev.path}); TEST keys; Ctrl-C stops")
-        _wait_for_signal()
+        stop.wait()
     return 0
 
 
@@ -97,10 +99,11 @@ def serve_fingerprint(args: argparse.Namespace) -> int:
     for finger in [args.finger, *args.enrol]:
         if finger not in known:
             raise UsageError(f"finger '{finger}' is unknown; known fingers: {', '.join(known)}")
+    stop = _stop_event()
     with SimulatedFingerprintSensor(finger=args.finger, link_path=args.pty) as sensor:
         for page, finger in enumerate(args.enrol):
             sensor.enrol(page, finger)
         print(f"fingerprint sensor on {args.pty} ({sensor.dev.path}), finger {args.finger}; "
               "Ctrl-C stops")  # fmt: skip
-        _wait_for_signal()
+        stop.wait()
     return 0

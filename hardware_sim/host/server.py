@@ -107,17 +107,25 @@ class HostSimulator:
         loop = asyncio.new_event_loop()
         loop.set_exception_handler(_quiet_exceptions)
         self._loop = loop
-        self._server = loop.run_until_complete(
+        self._thread = threading.Thread(target=loop.run_forever, name="host-loop", daemon=True)
+        self._thread.start()
+        # created on the loop's own thread: start() may be called from inside another running
+        # event loop (the Textual cashier app starts an embedded host)
+        serving = asyncio.run_coroutine_threadsafe(
             loop.create_server(
                 lambda: _Terminal(self),
                 sock=listener,
                 ssl=self._context,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self._context else None,
                 backlog=1024,
-            )
+            ),
+            loop,
         )
-        self._thread = threading.Thread(target=loop.run_forever, name="host-loop", daemon=True)
-        self._thread.start()
+        try:
+            self._server = serving.result(timeout=10)
+        except BaseException:
+            self.stop()
+            raise
         return self.address
 
     def stop(self) -> None:

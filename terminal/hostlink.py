@@ -68,8 +68,14 @@ def parse_address(address: str) -> tuple[str, int]:
 
 @contextlib.contextmanager
 def open_authoriser(
-    settings: Settings, address: str, *, plain_tcp: bool = False, clock: Clock | None = None
+    settings: Settings,
+    address: str,
+    *,
+    plain_tcp: bool = False,
+    clock: Clock | None = None,
+    host_config: object | None = None,
 ) -> Iterator[AcquirerClient | None]:
+    """``host_config`` (a ``hardware_sim.host.HostConfig``) tunes the embedded host only."""
     cfg = settings.emv
     identity = TerminalIdentity(cfg.terminal_id, cfg.merchant_id, cfg.acquirer_id)
     base = data_dir()
@@ -87,7 +93,7 @@ def open_authoriser(
     if address == "embedded":
         from hardware_sim.host import embedded_host
 
-        with embedded_host(tls=tls, **timeouts) as (_sim, link):
+        with embedded_host(tls=tls, config=host_config, **timeouts) as (_sim, link):  # type: ignore[arg-type]
             store = _reversal_store(base)
             client = AcquirerClient(
                 link, identity, stan, clock=clock, reversals=store, advices=store

@@ -98,7 +98,16 @@ def bench_kernel(args: argparse.Namespace) -> int:
     names = args.profile or [n for n, _ in list_profiles()]
     rows = []
     pinpad = SoftPinPad()
-    with open_authoriser(settings, "embedded", plain_tcp=True, clock=clock) as client:
+    from hardware_sim.host import HostConfig
+
+    # The benchmark repeats the same cards hundreds of times: lift the issuer's velocity and
+    # AML limits so every run measures the approval path, not a velocity decline (65).
+    unlimited = HostConfig().with_rules(
+        velocity={"window_seconds": 1, "max_count": 10**9, "max_amount_minor": 10**15}
+    )
+    with open_authoriser(
+        settings, "embedded", plain_tcp=True, clock=clock, host_config=unlimited
+    ) as client:
         for name in names:
             samples: list[float] = []
             apdus = 0

@@ -231,7 +231,9 @@ class PaymentService:
                 raise NotAuthorised("a pre-authorisation needs the acquirer link (ISO 8583 0100).")
             self.authoriser.authorisation_mti = "0100"  # type: ignore[union-attr]
         try:
-            result = kernel.run(transport, params)
+            result = kernel.run(
+                transport, params, recent_amount_same_pan=self._offline_amount_today
+            )
         finally:
             if mti is not None:
                 self.authoriser.authorisation_mti = mti  # type: ignore[union-attr]
@@ -279,6 +281,7 @@ class PaymentService:
             response_code=result.host_response.response_code if result.host_response else "",
             interface=result.interface,
             **({"advice_key": advice_key} if advice_key else {}),
+            **self._pan_reference(result),
         )
         lost = result.online_attempted and result.unable_to_go_online
         if result.needs_reversal or (lost and not (authoriser and authoriser.not_sent)):
@@ -287,6 +290,15 @@ class PaymentService:
             self.journal.append(txn_id, "advice_queued", advice_key=advice_key, stan=outcome.stan)
             outcome.extra["advice"] = self.send_advices(txn_id, advice_key)
         return outcome
+
+    def _offline_amount_today(self, pan: str) -> int:
+        """Split-sales check (Book 3 10.6.1): today's offline approvals on the same card."""
+        return self.journal.amount_today_for("", pan_fingerprint(pan))
+
+    @staticmethod
+    def _pan_reference(result: TransactionResult) -> dict[str, str]:
+        request = result.authorisation_request
+        return {"pan_hash": pan_fingerprint(request.pan)} if request is not None else {}
 
     @property
     def batch(self) -> Batch | None:

@@ -14,13 +14,15 @@ and "Present card again" on restart (C-2 S910.50 and following).
 
 A card that leaves the field during READ RECORD or GENERATE AC gives Try Again with
 "Present card again"; a GENERATE AC torn this way is logged in :attr:`torn_log`
-(C-2 4.6 Torn Transaction Log: PAN, PSN, amount and the CDOL1 data sent).  RECOVER AC is
-not implemented: the re-tap runs a fresh transaction.
+(C-2 4.6 Torn Transaction Log, see :mod:`emv.contactless.torn`) when the card has a DRDOL
+(9F51).  On the re-tap, once the records are read, a log record for the same PAN/PSN and
+amount makes the kernel send RECOVER AC first: the card's answer is the torn GENERATE AC
+answer (same ATC, no second cryptogram), verified with the torn transaction's data; an
+error status drops the record and a fresh GENERATE AC follows.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from emv import dol, tlv
@@ -53,6 +55,7 @@ from emv.contactless.outcome import (
     OutcomeStatus,
     Start,
 )
+from emv.contactless.torn import TAG_DRDOL, TornLog, TornRecord, pan_digest, recover_ac
 from emv.errors import CardRemovedError, EmvError
 from emv.ports import Message
 
@@ -65,17 +68,6 @@ P1_CDA = 0x10
 SEE_PHONE_MASK = bytes.fromhex("00030F")  # DF4B bits asking for action on the device
 
 
-@dataclass(frozen=True)
-class TornRecord:
-    """One entry of the Torn Transaction Log (C-2 4.6); the PAN is stored masked."""
-
-    masked_pan: str
-    pan_hash: bytes
-    pan_sequence_number: bytes
-    amount_minor: int
-    cdol1_data: bytes
-
-
 def _has(value: bytes, bit: tuple[int, int]) -> bool:
     return len(value) > bit[0] and bool(value[bit[0]] & bit[1])
 
@@ -86,7 +78,7 @@ def _over(amount: int, limit: int) -> bool:
 
 @dataclass
 class KernelC2:
-    torn_log: list[TornRecord] = field(default_factory=list)
+    torn_log: TornLog = field(default_factory=TornLog)
 
     def run(self, ctx: KernelContext) -> ContactlessResult:
         settings = ctx.combination.kernel2
@@ -141,6 +133,9 @@ class KernelC2:
         v = card.values
         aip = v[0x82]
         amount = ctx.transaction.amount_minor
+        recovered = self._recover(ctx, result, card, pan, expiry)
+        if recovered is not None:
+            return recovered
         tvr = bytearray(5)
         on_device = _has(aip, AIP_ON_DEVICE_CVM) and bool(
             settings.kernel_configuration[0] & KERNEL_CONFIG_ON_DEVICE_CVM
@@ -172,21 +167,111 @@ class KernelC2:
         try:
             response = ctx.channel.send(generate_ac(p1, cdol1_data))
         except CardRemovedError:
-            self.torn_log.append(
-                TornRecord(
-                    common.mask_pan(pan),
-                    hashlib.sha256(pan.encode()).digest(),
-                    v.get(0x5F34, b"\x00"),
-                    amount,
-                    cdol1_data,
-                )
-            )
+            self._log_torn(ctx, result, v, term, data, pan, p1, pdol_data, cdol1_data)
             return _torn(result, ctx, "the card left the field during GENERATE AC")
         result.card_read_ok_at_apdu = ctx.channel.count
         if not response.ok:
             return _end(result, ctx, f"GENERATE AC failed ({response.sw_hex})")
+        return self._complete(
+            ctx, result, card, data, pan, expiry, p1, pdol_data, cdol1_data, response.data
+        )
+
+    def _log_torn(
+        self,
+        ctx: KernelContext,
+        result: ContactlessResult,
+        v: dict[int, bytes],
+        term: dict[int, bytes],
+        data: dict[int, bytes],
+        pan: str,
+        p1: int,
+        pdol_data: bytes,
+        cdol1_data: bytes,
+    ) -> None:
+        """C-2 4.6: a card with a DRDOL that is torn in GENERATE AC gets a log record."""
+        drdol = v.get(TAG_DRDOL)
+        if drdol is None:
+            return
         try:
-            ac_response = tlv.decode_single(response.data)
+            drdol_data = dol.build(drdol, data)
+        except EmvError:
+            return
+        self.torn_log.add(
+            TornRecord(
+                common.mask_pan(pan),
+                pan_digest(pan),
+                v.get(0x5F34, b"\x00"),
+                ctx.transaction.amount_minor,
+                cdol1_data,
+                pdol_data,
+                drdol_data,
+                p1,
+                dict(term),
+                result.tvr,
+                result.cvm,
+                result.cvm_results,
+                ctx.clock.now(),
+            )
+        )
+
+    def _recover(
+        self,
+        ctx: KernelContext,
+        result: ContactlessResult,
+        card: common.CardData,
+        pan: str,
+        expiry: str,
+    ) -> ContactlessResult | None:
+        """C-2 S456 / S10: RECOVER AC for a torn record of this card, before anything else.
+
+        Returns the finished result, or None when the kernel goes on with GENERATE AC."""
+        self.torn_log.clean(ctx.clock.now())
+        v = card.values
+        record = self.torn_log.find(pan, v.get(0x5F34, b"\x00"))
+        if record is None or record.amount_minor != ctx.transaction.amount_minor:
+            return None
+        try:
+            response = ctx.channel.send(recover_ac(record.drdol_data))
+        except CardRemovedError:  # the record stays for the next tap
+            return _torn(result, ctx, "the card left the field during RECOVER AC")
+        self.torn_log.remove(record)
+        if not response.ok:  # 6A88: the card has nothing to recover
+            return None
+        result.card_read_ok_at_apdu = ctx.channel.count
+        result.tvr, result.cvm, result.cvm_results = record.tvr, record.cvm, record.cvm_results
+        data = {**record.terminal_data, **v, 0x95: record.tvr, 0x9F34: record.cvm_results}
+        return self._complete(
+            ctx,
+            result,
+            card,
+            data,
+            pan,
+            expiry,
+            record.reference_control,
+            record.pdol_data,
+            record.cdol1_data,
+            response.data,
+        )
+
+    def _complete(
+        self,
+        ctx: KernelContext,
+        result: ContactlessResult,
+        card: common.CardData,
+        data: dict[int, bytes],
+        pan: str,
+        expiry: str,
+        p1: int,
+        pdol_data: bytes,
+        cdol1_data: bytes,
+        answer: bytes,
+    ) -> ContactlessResult:
+        """The GENERATE AC (or RECOVER AC) answer: see-phone, CDA (Book 2 6.6), outcome."""
+        v = card.values
+        tvr = bytearray(result.tvr)
+        now = ctx.clock.now()
+        try:
+            ac_response = tlv.decode_single(answer)
             if ac_response.tag != 0x77:
                 return _end(result, ctx, "the GENERATE AC response is not a 77 template")
             ac_objects = list(ac_response.children or ())
@@ -225,7 +310,7 @@ class KernelC2:
                     ac_response.value,
                     pdol_data,
                     cdol1_data,
-                    term[0x9F37],
+                    data[0x9F37],
                     now.date(),
                     ctx.revocation,
                 )

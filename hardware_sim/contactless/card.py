@@ -9,6 +9,11 @@ Same duck type as the contact card simulator: ``.atr``, ``.power_on()`` and
 * ``2`` - a Mastercard-like application (Book C-2): GPO returns AIP/AFL, GENERATE AC
   with CDA returns the cryptogram inside the SDAD (Book 2 6.6).
 
+A kernel 2 card keeps its last GENERATE AC answer and the DRDOL data (9F51, default
+amount, currency and unpredictable number) of that transaction, and answers RECOVER AC
+(``80 D0 00 00``, Book C-2) with exactly that answer - no new cryptogram, ATC unchanged -
+when the DRDOL data match, else 6A88 (nothing to recover).
+
 Phones (``"cdcvm": true``) answer the first tap that needs cardholder verification with
 "see phone" (C-3: SW 6986; C-2: AAC with POS Cardholder Interaction Information DF4B),
 and approve the re-tap after the (simulated) unlock.
@@ -38,6 +43,8 @@ SW_SEE_PHONE = b"\x69\x86"
 SW_RECORD_NOT_FOUND = b"\x6a\x83"
 SW_INS = b"\x6d\x00"
 SW_LENGTH = b"\x67\x00"
+SW_NOTHING_TO_RECOVER = b"\x6a\x88"
+DEFAULT_DRDOL = "9F02065F2A029F3704"
 
 CID_AAC, CID_TC, CID_ARQC = 0x00, 0x40, 0x80
 DEFAULT_ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
@@ -63,6 +70,8 @@ class ContactlessCard:
     verification_pending: bool = False
     device_verified: bool = False
     commands: list[bytes] = field(default_factory=list)
+    last_generate_ac: bytes = b""  # the last GENERATE AC answer, kept for RECOVER AC
+    last_drdol_data: bytes = b""
 
     def __post_init__(self) -> None:
         p = self.profile
@@ -76,6 +85,7 @@ class ContactlessCard:
         self.iad = bytes.fromhex(p["iad"])
         self.pdol = bytes.fromhex(p.get("pdol", ""))
         self.cdol1 = bytes.fromhex(p.get("cdol1", ""))
+        self.drdol = bytes.fromhex(p.get("drdol", DEFAULT_DRDOL))
         self.offline_limit = int(p.get("offline_limit", 0))
         self.cdcvm = bool(p.get("cdcvm", False))
         self.online_pin = bool(p.get("online_pin", False))
@@ -98,6 +108,8 @@ class ContactlessCard:
             rec1 += [(0x9F0D, bytes.fromhex(p["iac_default"]))]
             rec1 += [(0x9F0E, bytes.fromhex(p["iac_denial"]))]
             rec1 += [(0x9F0F, bytes.fromhex(p["iac_online"]))]
+            if self.drdol:
+                rec1.append((0x9F51, self.drdol))
         rec1 += [
             (0x5A, bytes.fromhex(self.pan + ("F" if len(self.pan) % 2 else ""))),
             (0x5F24, self.expiry),
@@ -162,7 +174,9 @@ class ContactlessCard:
             return record + SW_OK if record else SW_RECORD_NOT_FOUND
         if ins == 0xAE and self.selected == "aid" and self.kernel == 2:
             return self._generate_ac(p1, data)
-        if ins in (0xA8, 0xB2, 0xAE):
+        if ins == 0xD0 and self.selected == "aid" and self.kernel == 2:
+            return self._recover_ac(data)
+        if ins in (0xA8, 0xB2, 0xAE, 0xD0):
             return SW_CONDITIONS
         return SW_INS
 
@@ -269,11 +283,27 @@ class ContactlessCard:
 
     # --- Book C-2 (M/Chip-like) ---------------------------------------------------------
 
+    def _recover_ac(self, drdol_data: bytes) -> bytes:
+        """RECOVER AC (Book C-2): the torn GENERATE AC answer, if the DRDOL data match."""
+        if not self.drdol or not self.last_generate_ac or drdol_data != self.last_drdol_data:
+            return SW_NOTHING_TO_RECOVER
+        return self.last_generate_ac + SW_OK
+
     def _generate_ac(self, p1: int, data: bytes) -> bytes:
         try:
             values = dol.split(self.cdol1, data)
         except Exception:  # noqa: BLE001 - a real card answers 6700 to bad CDOL data
             return SW_LENGTH
+        answer = self._generate_ac_answer(p1, data, values)
+        self.last_generate_ac = answer
+        drdol_values = {**self.pdol_values, **values}
+        try:
+            self.last_drdol_data = dol.build(self.drdol, drdol_values) if self.drdol else b""
+        except Exception:  # noqa: BLE001 - a DRDOL naming data the card lacks: no recovery
+            self.last_generate_ac = b""
+        return answer + SW_OK
+
+    def _generate_ac_answer(self, p1: int, data: bytes, values: dict[int, bytes]) -> bytes:
         requested = p1 & 0xC0
         cda = bool(p1 & 0x10)
         amount = _bcd_amount(values.get(0x9F02, b""))
@@ -316,4 +346,4 @@ class ContactlessCard:
             items.append((0x9F4B, sdad))
         else:
             items.insert(2, (0x9F26, ac))
-        return tlv.encode(0x77, tlv.encode_many(items)) + SW_OK
+        return tlv.encode(0x77, tlv.encode_many(items))

@@ -25,9 +25,10 @@ class CardScreen(Screen[None]):
         Binding("escape", "back", "Back to amount"),
     ]
 
-    def __init__(self, amount_minor: int) -> None:
+    def __init__(self, amount_minor: int, *, other_amount_minor: int = 0) -> None:
         super().__init__()
         self.amount_minor = amount_minor
+        self.other_amount_minor = other_amount_minor  # cashback (9F03), from the sale screen
         self.sources: list[CardSource] = []
 
     @property
@@ -37,7 +38,7 @@ class CardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         session = self.pos_app.session
-        amount = self.pos_app.currency.format(self.amount_minor)
+        amount = self.pos_app.currency.format(self.amount_minor + self.other_amount_minor)
         try:
             self.sources = session.card_sources()
             status = session.reader_status()
@@ -150,7 +151,9 @@ class CardScreen(Screen[None]):
     def _start(self, index: int) -> None:
         from terminal.tui.screens.payment import PaymentScreen
 
-        self.app.switch_screen(PaymentScreen(self.amount_minor, self.sources[index]))
+        screen = PaymentScreen(self.amount_minor, self.sources[index])
+        screen.other_amount_minor = self.other_amount_minor  # type: ignore[attr-defined]
+        self.app.switch_screen(screen)
 
     def action_back(self) -> None:
         self.app.pop_screen()

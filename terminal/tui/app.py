@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from textual.app import App
+from textual.binding import Binding
 from textual.message import Message
 
 from terminal.money import Currency
@@ -50,6 +51,15 @@ class Invoke(Message):
 class PosApp(App[None]):
     CSS_PATH = "pos.tcss"
     TITLE = "POS terminal"
+    # Operations, reachable from the sale screen only (shown in its Footer).
+    BINDINGS = [
+        Binding("r", "refund", "Refund"),
+        Binding("v", "void", "Void"),
+        Binding("p", "preauth", "Pre-auth"),
+        Binding("s", "settlement", "Settle"),
+        Binding("d", "devices", "Devices"),
+    ]
+    OPERATIONS = frozenset({"refund", "void", "preauth", "settlement", "devices"})
 
     def __init__(self, session: TerminalSession, *, banner: str = "") -> None:
         super().__init__()
@@ -95,6 +105,36 @@ class PosApp(App[None]):
         if self.abort_event.is_set():
             return
         self.invoke_later(lambda: self.notify(text, severity=severity, timeout=15))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.OPERATIONS:
+            return isinstance(self.screen, SaleScreen)
+        return True
+
+    def action_refund(self) -> None:
+        from terminal.tui.screens.operations import OperationAmountScreen
+
+        self.push_screen(OperationAmountScreen("refund"))
+
+    def action_void(self) -> None:
+        from terminal.tui.screens.operations import VoidScreen
+
+        self.push_screen(VoidScreen())
+
+    def action_preauth(self) -> None:
+        from terminal.tui.screens.operations import PreauthScreen
+
+        self.push_screen(PreauthScreen())
+
+    def action_settlement(self) -> None:
+        from terminal.tui.screens.settlement import SettlementScreen
+
+        self.push_screen(SettlementScreen())
+
+    def action_devices(self) -> None:
+        from terminal.tui.screens.devices import DevicesScreen
+
+        self.push_screen(DevicesScreen())
 
     def on_unmount(self) -> None:
         self.abort_event.set()

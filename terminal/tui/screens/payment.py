@@ -12,12 +12,14 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from emv.kernel.context import TransactionType
 from emv.ports import ApplicationChoice, Message, PinRequest
 from terminal.tui.cardholder import PinAnswer, UiCardholder
 from terminal.tui.screens.title_bar import TitleBar
 from terminal.tui.wiring import CardSource
 
 if TYPE_CHECKING:
+    from terminal.operators import Approval
     from terminal.tui.app import PosApp
     from terminal.tui.plain_words import ResultView
 
@@ -30,10 +32,25 @@ INTERNAL_ERROR = (
 class PaymentScreen(Screen[None]):
     NAME = "payment"  # what the cashier is looking at (tests, logs)
 
-    def __init__(self, amount_minor: int, source: CardSource) -> None:
+    def __init__(
+        self,
+        amount_minor: int,
+        source: CardSource,
+        *,
+        transaction_type: TransactionType = TransactionType.PURCHASE,
+        kind: str = "",
+        approval: Approval | None = None,
+        heading: str = "PAYMENT",
+    ) -> None:
+        """``transaction_type``/``kind``/``approval``: a refund (with the supervisor's
+        approval) or a pre-authorisation (``kind="preauth"``) runs the same screen."""
         super().__init__()
         self.amount_minor = amount_minor
         self.source = source
+        self.transaction_type = transaction_type
+        self.kind = kind
+        self.approval = approval
+        self.heading = heading
         self.phases: list[str] = []
         self.cardholder: UiCardholder | None = None
         self.transport: object = None
@@ -46,7 +63,7 @@ class PaymentScreen(Screen[None]):
         yield TitleBar()
         amount = self.pos_app.currency.format(self.amount_minor)
         with Vertical(id="payment-box"):
-            yield Static(f"PAYMENT {amount}", id="payment-title")
+            yield Static(f"{self.heading} {amount}", id="payment-title")
             how = "tapped" if self.source.contactless else "inserted"
             yield Static(f"Card: {self.source.label} ({how})", id="payment-card", markup=False)
             display = Static("", id="cardholder-display", markup=False)
@@ -91,7 +108,7 @@ class PaymentScreen(Screen[None]):
                     device=app.session.device,
                 )
                 app.last_cardholder = self.cardholder
-                request = PaymentRequest(self.amount_minor, app.currency)
+                request = PaymentRequest(self.amount_minor, app.currency, self.transaction_type)
                 if self.source.contactless:
                     from terminal.contactless import tap_and_pay
 
@@ -106,7 +123,14 @@ class PaymentScreen(Screen[None]):
                         wait_for_retap=self.cardholder.wait_for_retap,
                     )
                 else:
-                    outcome = service.pay(request, transport, self.cardholder, interface="contact")
+                    outcome = service.pay(
+                        request,
+                        transport,
+                        self.cardholder,
+                        interface="contact",
+                        approval=self.approval,
+                        kind=self.kind,
+                    )
             view = describe(outcome)
         except (UserFacingError, CardTransportError) as exc:
             self._finish_error(str(exc))

@@ -149,11 +149,19 @@ class CardScreen(Screen[None]):
             self._start(index)
 
     def _start(self, index: int) -> None:
+        from emv.kernel.context import TransactionType
         from terminal.tui.screens.payment import PaymentScreen
 
-        screen = PaymentScreen(self.amount_minor, self.sources[index])
-        screen.other_amount_minor = self.other_amount_minor  # type: ignore[attr-defined]
-        self.app.switch_screen(screen)
+        cashback = self.other_amount_minor
+        kind = TransactionType.CASHBACK if cashback else TransactionType.PURCHASE
+        self.app.switch_screen(
+            PaymentScreen(
+                self.amount_minor,
+                self.sources[index],
+                transaction_type=kind,
+                other_amount_minor=cashback,
+            )
+        )
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -41,6 +41,7 @@ class PaymentScreen(Screen[None]):
         kind: str = "",
         approval: Approval | None = None,
         heading: str = "PAYMENT",
+        other_amount_minor: int = 0,
     ) -> None:
         """``transaction_type``/``kind``/``approval``: a refund (with the supervisor's
         approval) or a pre-authorisation (``kind="preauth"``) runs the same screen."""
@@ -51,6 +52,7 @@ class PaymentScreen(Screen[None]):
         self.kind = kind
         self.approval = approval
         self.heading = heading
+        self.other_amount_minor = other_amount_minor  # cashback: Amount, Other (9F03)
         self.phases: list[str] = []
         self.cardholder: UiCardholder | None = None
         self.transport: object = None
@@ -108,7 +110,9 @@ class PaymentScreen(Screen[None]):
                     device=app.session.device,
                 )
                 app.last_cardholder = self.cardholder
-                request = PaymentRequest(self.amount_minor, app.currency, self.transaction_type)
+                request = PaymentRequest(
+                    self.amount_minor, app.currency, self.transaction_type, self.other_amount_minor
+                )
                 if self.source.contactless:
                     from terminal.contactless import tap_and_pay
 
@@ -138,7 +142,7 @@ class PaymentScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - the cashier gets one sentence, not a traceback
             self._finish_error(INTERNAL_ERROR.format(name=type(exc).__name__))
             return
-        self._safe_call(self._show_result, view)
+        self._safe_call(self._show_result, view, outcome)
 
     def _finish_error(self, sentence: str) -> None:
         text = sentence.strip()
@@ -150,10 +154,10 @@ class PaymentScreen(Screen[None]):
         self.pos_app.invoke_later(fn, *args)
 
     # -- UI thread: results ---------------------------------------------------------------
-    def _show_result(self, view: ResultView) -> None:
+    def _show_result(self, view: ResultView, outcome: object = None) -> None:
         from terminal.tui.screens.result import ResultScreen
 
-        self.app.switch_screen(ResultScreen(view))
+        self.app.switch_screen(ResultScreen(view, outcome=outcome))
 
     def _show_error(self, sentence: str) -> None:
         from terminal.tui.screens.result import ErrorScreen

@@ -280,3 +280,47 @@ async def test_operation_keys_work_only_on_the_sale_screen():
         assert on(app) == "op-amount"
         await pilot.press("escape")
         await wait_for(pilot, lambda: on(app) == "sale")
+
+
+@pytest.mark.asyncio
+async def test_host_down_turns_the_link_red_and_settlement_says_what_to_do():
+    from hardware_sim.host import HostConfig, HostSimulator
+
+    sim = HostSimulator(HostConfig(host="127.0.0.1", port=0, tls=None))
+    _, port = sim.start()
+    address = f"127.0.0.1:{port}"
+    settings = dataclasses.replace(
+        load_settings(None), operators=OperatorSettings(hash_pin(SUPERVISOR_PIN, SALT))
+    )
+    app = PosApp(TerminalSession(settings, demo=True, host_address=address, plain_tcp=True))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await sale(pilot, app, "700")  # one approval in the batch, then the host goes away
+            sim.stop()
+            await pilot.press("d")
+            await wait_for(pilot, lambda: on(app) == "devices")
+            await wait_for(pilot, lambda: "host" in app.screen.states)
+            host = app.screen.states["host"]
+            assert not host.ok
+            assert host.reason.startswith(f"{address} did not answer the echo (")
+            assert host.reason.endswith(
+                "check the network cable and the host address, then press T."
+            )
+            assert app.screen.query_one("#dev-host").has_class("bad")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: on(app) == "sale")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: on(app) == "settlement")
+            await wait_for(pilot, lambda: "to settle" in text(app, "#settlement-totals"))
+            assert "Open batch 000001: 1 transaction(s) to settle" in text(
+                app, "#settlement-totals"
+            )
+            await pilot.press("c")
+            await wait_for(pilot, lambda: "host" in text(app, "#settlement-result"))
+            result = text(app, "#settlement-result")
+            assert result.startswith("The host could not be reached for settlement (")
+            assert result.endswith("the batch stays open - settle again when the link is back.")
+            assert app.screen.query_one("#settlement-result").has_class("bad")
+            assert app.screen.report is None
+    finally:
+        sim.stop()

@@ -6,7 +6,9 @@ The kernel calls, in order:
 1. :func:`static_data_to_authenticate` while reading records (Book 3 10.3);
 2. :func:`verify_sda` (Book 2 5), or :func:`recover_icc_key` (Book 2 6.1-6.4) then
    :func:`verify_dda` on the INTERNAL AUTHENTICATE response (6.5) or :func:`verify_cda` /
-   :func:`verify_cda_response` on the GENERATE AC response (6.6).
+   :func:`verify_cda_response` on the GENERATE AC response (6.6);
+3. :func:`recover_icc_pin_key` when the card carries an ICC PIN Encipherment Public Key
+   Certificate (9F2D, Book 2 7.1) for offline enciphered PIN.
 
 Every function returns a result saying ``ok`` and, when not, ``reason`` (one sentence) and
 ``icc_data_missing`` (a data object the method needs was absent).  The kernel maps results to
@@ -48,6 +50,9 @@ TAG_SIGNED_STATIC_APPLICATION_DATA = 0x93
 TAG_ICC_PK_CERTIFICATE = 0x9F46
 TAG_ICC_PK_EXPONENT = 0x9F47
 TAG_ICC_PK_REMAINDER = 0x9F48
+TAG_ICC_PIN_PK_CERTIFICATE = 0x9F2D
+TAG_ICC_PIN_PK_EXPONENT = 0x9F2E
+TAG_ICC_PIN_PK_REMAINDER = 0x9F2F
 TAG_SDA_TAG_LIST = 0x9F4A
 TAG_SIGNED_DYNAMIC_APPLICATION_DATA = 0x9F4B
 TAG_CID = 0x9F27
@@ -376,9 +381,13 @@ def parse_icc_certificate(
     pan: bytes,
     static_data: bytes,
     transaction_date: date,
+    label: str = "ICC",
 ) -> RsaPublicKey:
-    """Recover the ICC public key (Book 2 6.4 steps 1-10, Table 14).  Raises OdaError."""
-    what = "ICC Public Key Certificate"
+    """Recover the ICC public key (Book 2 6.4 steps 1-10, Table 14).  Raises OdaError.
+
+    Also serves the ICC PIN Encipherment Public Key Certificate (7.1, Table 24: same layout,
+    ``static_data`` empty) through :func:`parse_icc_pin_certificate`."""
+    what = f"{label} Public Key Certificate"
     block = _recover_block(issuer_key, certificate, what, FORMAT_ICC_CERTIFICATE)
     cert_pan, expiry = block[2:12], block[12:14]
     hash_alg, pk_alg, pk_len = block[17], block[18], block[19]
@@ -386,19 +395,83 @@ def parse_icc_certificate(
     _hash_algorithm(hash_alg, what)
     room = issuer_key.length - 42
     if pk_len > room and not remainder:
-        raise OdaError("the ICC Public Key Remainder (9F48) is missing", icc_data_missing=True)
+        tag = "9F48" if label == "ICC" else "9F2F"
+        raise OdaError(f"the {label} Public Key Remainder ({tag}) is missing", True)
     _check_hash(block, remainder + exponent + static_data, what)
     if _digits(cert_pan) != _digits(pan):
-        raise OdaError("the PAN in the ICC certificate does not match the card's PAN")
-    _check_expiry(expiry, transaction_date, "ICC certificate")
+        raise OdaError(f"the PAN in the {label} certificate does not match the card's PAN")
+    _check_expiry(expiry, transaction_date, f"{label} certificate")
     if pk_alg != PUBLIC_KEY_ALGORITHM_RSA:
-        raise OdaError(f"the ICC public key algorithm {pk_alg:02X} is not RSA")
+        raise OdaError(f"the {label} public key algorithm {pk_alg:02X} is not RSA")
     modulus = (leftmost + remainder)[:pk_len] if pk_len > room else leftmost[:pk_len]
     if pk_len <= room and leftmost[pk_len:].strip(bytes([PAD_BYTE])):
-        raise OdaError("the ICC public key padding in the certificate is not BB")
+        raise OdaError(f"the {label} public key padding in the certificate is not BB")
     if len(modulus) != pk_len:
-        raise OdaError("the ICC public key length does not match the certificate data")
+        raise OdaError(f"the {label} public key length does not match the certificate data")
     return RsaPublicKey(modulus, exponent)
+
+
+def parse_icc_pin_certificate(
+    issuer_key: RsaPublicKey,
+    certificate: bytes,
+    remainder: bytes,
+    exponent: bytes,
+    pan: bytes,
+    transaction_date: date,
+) -> RsaPublicKey:
+    """Book 2 7.1: recover the ICC PIN Encipherment Public Key from 9F2D with the issuer key.
+
+    Table 24 is Table 14 with the PIN key in it; the steps are those of 6.4 except that the
+    hash (step 5) covers fields 2-10 || 9F2F remainder || 9F2E exponent only, without the
+    static data to be authenticated.  Raises :class:`OdaError`."""
+    return parse_icc_certificate(
+        issuer_key,
+        certificate,
+        remainder,
+        exponent,
+        pan,
+        b"",
+        transaction_date,
+        label="ICC PIN Encipherment",
+    )
+
+
+def recover_icc_pin_key(
+    capks: CapkStore,
+    rid: bytes,
+    card_data: Mapping[int, bytes],
+    transaction_date: date,
+    revocation: RevocationList | None = None,
+    issuer_key: RsaPublicKey | None = None,
+) -> IccKeyResult:
+    """Issuer key (Book 2 6.3, or the one ODA already recovered) then the ICC PIN
+    Encipherment Public Key (7.1).  Only meaningful when 9F2D is present; a failure means
+    offline enciphered PIN cannot be performed (the ICC public key is NOT used instead)."""
+    try:
+        _require(
+            card_data,
+            (TAG_ICC_PIN_PK_CERTIFICATE, TAG_ICC_PIN_PK_EXPONENT, TAG_PAN),
+            "PIN encipherment",
+        )
+    except OdaError as exc:
+        return IccKeyResult(False, str(exc), True)
+    if issuer_key is None:
+        issuer = recover_issuer_key(capks, rid, card_data, transaction_date, revocation)
+        if not issuer.ok or issuer.key is None:
+            return IccKeyResult(False, issuer.reason, issuer.icc_data_missing)
+        issuer_key = issuer.key
+    try:
+        key = parse_icc_pin_certificate(
+            issuer_key,
+            card_data[TAG_ICC_PIN_PK_CERTIFICATE],
+            card_data.get(TAG_ICC_PIN_PK_REMAINDER, b""),
+            card_data[TAG_ICC_PIN_PK_EXPONENT],
+            card_data[TAG_PAN],
+            transaction_date,
+        )
+    except OdaError as exc:
+        return IccKeyResult(False, str(exc), exc.icc_data_missing, issuer_key=issuer_key)
+    return IccKeyResult(True, key=key, issuer_key=issuer_key)
 
 
 def recover_icc_key(

@@ -11,7 +11,9 @@ Layout chosen so both certificate remainders are exercised:
 * issuers: 1152 bits (144 bytes) > N_CA - 36 = 140, so the Issuer Public Key Remainder (92)
   carries 4 bytes;
 * ICCs: 1024 bits (128 bytes) > N_I - 42 = 102, so the ICC Public Key Remainder (9F48) carries
-  26 bytes; exponent 65537 so both allowed exponents are in use.
+  26 bytes; exponent 65537 so both allowed exponents are in use;
+* ICC PIN Encipherment keys (Book 2 7.1, certificate 9F2D): 1024 bits, exponent 3, a key pair
+  distinct from the ICC key; ``--pin-keys`` (re)writes only this file.
 """
 
 from __future__ import annotations
@@ -54,8 +56,18 @@ def _checksum(rid: str, index: str, modulus: str, exponent: str) -> str:
     return hashlib.sha1(data).hexdigest().upper()  # noqa: S324 - EMV CAPK checksum is SHA-1
 
 
+def pin_keys() -> dict[str, object]:
+    """ICC PIN Encipherment key pairs, one per issuer (same size as the ICC keys, so a card's
+    VERIFY data length does not depend on which key enciphers the PIN)."""
+    return {"_comment": WARNING, "pin_keys": {iid: _key(1024, 3) for iid in ISSUERS}}
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    if "--pin-keys" in sys.argv[1:]:
+        (OUT / "test_icc_pin_rsa_keys.json").write_text(json.dumps(pin_keys(), indent=1) + "\n")
+        print(f"wrote test_icc_pin_rsa_keys.json to {OUT}")
+        return 0
     cas = {}
     capks = []
     for rid, index in TEST_CAS.items():
@@ -93,6 +105,7 @@ def main() -> int:
         },
         "test_issuer_rsa_keys.json": {"_comment": WARNING, "issuers": issuers},
         "test_icc_rsa_keys.json": {"_comment": WARNING, "iccs": iccs},
+        "test_icc_pin_rsa_keys.json": pin_keys(),
     }
     for name, content in files.items():
         (OUT / name).write_text(json.dumps(content, indent=1) + "\n")

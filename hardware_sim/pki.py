@@ -6,6 +6,8 @@ performs the ICC's private-key operations during a transaction:
 * Issuer Public Key Certificate, format 02 (Book 2 5.3 / 6.3, Table 6), signed by the test CA;
 * Signed Static Application Data, format 03 (Book 2 5.4, Table 7), for SDA;
 * ICC Public Key Certificate, format 04 (Book 2 6.4, Table 14), for DDA and CDA;
+* ICC PIN Encipherment Public Key Certificate, format 04 (Book 2 7.1, Table 24: no static
+  data in the hash) with a key pair of its own, when a profile asks for one;
 * Signed Dynamic Application Data, format 05 (Book 2 6.5.1 Table 17 for DDA; 6.6.1 Table 19
   for CDA);
 * the raw RSA private operation that deciphers an offline enciphered PIN (Book 2 7.2).
@@ -43,6 +45,9 @@ TAG_SIGNED_STATIC_APPLICATION_DATA = 0x93
 TAG_ICC_PK_CERTIFICATE = 0x9F46
 TAG_ICC_PK_EXPONENT = 0x9F47
 TAG_ICC_PK_REMAINDER = 0x9F48
+TAG_ICC_PIN_PK_CERTIFICATE = 0x9F2D
+TAG_ICC_PIN_PK_EXPONENT = 0x9F2E
+TAG_ICC_PIN_PK_REMAINDER = 0x9F2F
 
 
 class PkiError(ValueError):
@@ -53,13 +58,19 @@ class PkiError(ValueError):
 class IccKey:
     """The card's RSA key pair (TEST-ONLY).  ``public`` is what the ICC certificate carries;
     the same key serves as ICC PIN Encipherment key when no 9F2D certificate is personalised
-    (Book 2 7.1)."""
+    (Book 2 7.1).  ``pin_private`` is the separate ICC PIN Encipherment key when the card
+    carries a 9F2D certificate; offline enciphered PINs are then deciphered with it."""
 
     private: RsaPrivateKey
+    pin_private: RsaPrivateKey | None = None
 
     @property
     def public(self) -> RsaPublicKey:
         return self.private.public
+
+    @property
+    def pin_decipherment(self) -> RsaPrivateKey:
+        return self.pin_private or self.private
 
     @property
     def length(self) -> int:
@@ -133,6 +144,15 @@ def icc_key(issuer_id: str) -> IccKey:
     return IccKey(_private(row))
 
 
+@cache
+def icc_pin_key(issuer_id: str) -> RsaPrivateKey:
+    """The TEST-ONLY ICC PIN Encipherment key pair of an issuer's simulated cards."""
+    row = _read("test_icc_pin_rsa_keys.json")["pin_keys"].get(issuer_id)
+    if row is None:
+        raise PkiError(f"the test PKI has no ICC PIN encipherment key for issuer {issuer_id}")
+    return _private(row)
+
+
 def _pad_f(digits: str, length: int) -> bytes:
     """Digits left-justified and padded with hex 'F' to ``length`` bytes (cn format)."""
     if not digits.isdigit() or len(digits) > 2 * length:
@@ -199,6 +219,19 @@ def icc_certificate(
     return sign_with_recovery(issuer, body, remainder + icc.exponent + static_data), remainder
 
 
+def icc_pin_certificate(
+    issuer: RsaPrivateKey,
+    pin_key: RsaPublicKey,
+    pan: str,
+    expiry_mmyy: bytes,
+    serial: bytes,
+) -> tuple[bytes, bytes]:
+    """ICC PIN Encipherment Public Key Certificate (Book 2 7.1 Table 24, format 04) and its
+    remainder (9F2F).  Same layout as Table 14, but the hash covers fields 2-10 || remainder ||
+    exponent only - no static data to be authenticated."""
+    return icc_certificate(issuer, pin_key, pan, expiry_mmyy, serial, b"")
+
+
 def signed_static_application_data(
     issuer: RsaPrivateKey, data_authentication_code: bytes, static_data: bytes
 ) -> bytes:
@@ -262,7 +295,7 @@ def cda_signature(
 def decipher_pin(icc_key: IccKey, enciphered: bytes) -> bytes:
     """Raw RSA private operation on an enciphered PIN block (Book 2 7.2); the card then checks
     the recovered ``7F || PIN block || ICC Unpredictable Number || random pad``."""
-    return private_operation(icc_key.private, enciphered)
+    return private_operation(icc_key.pin_decipherment, enciphered)
 
 
 def _expiry_mmyy(expiry_yymmdd: bytes) -> bytes:
@@ -289,6 +322,7 @@ def personalise_oda(
     sda_tag_list_values: bytes,
     tampered: bool = False,
     revoked: bool = False,
+    pin_key_certificate: bool = False,
 ) -> tuple[dict[int, bytes], IccKey | None]:
     """Data objects a card needs for ``method`` ("sda", "dda" or "cda").
 
@@ -301,6 +335,9 @@ def personalise_oda(
     certificate, and 93 for SDA or 9F46, 9F47 (9F48 when needed) for DDA/CDA; the ICC key is
     None for SDA.  ``tampered`` signs different static data (the terminal's hash check fails);
     ``revoked`` uses an issuer certificate serial listed in ``emv/data/revocation.json``.
+    ``pin_key_certificate`` adds 9F2D, 9F2E (9F2F when needed) for a separate ICC PIN
+    Encipherment key (Book 2 7.1); the returned key then deciphers PINs with it (for SDA the
+    returned key is that PIN key only).
     """
     method = method.lower()
     if method not in METHODS:
@@ -323,13 +360,26 @@ def personalise_oda(
     }
     if remainder:
         tags[TAG_ISSUER_PK_REMAINDER] = remainder
+    pin_private = None
+    if pin_key_certificate:
+        pin_private = icc_pin_key(issuer_id)
+        pin_serial = hashlib.sha1(b"PIN" + pan.encode()).digest()[:3]  # noqa: S324 - any serial
+        pin_cert, pin_remainder = icc_pin_certificate(
+            issuer.private, pin_private.public, pan, _expiry_mmyy(expiry_yymmdd), pin_serial
+        )
+        tags[TAG_ICC_PIN_PK_CERTIFICATE] = pin_cert
+        tags[TAG_ICC_PIN_PK_EXPONENT] = pin_private.exponent
+        if pin_remainder:
+            tags[TAG_ICC_PIN_PK_REMAINDER] = pin_remainder
     if method == "sda":
         dac = hashlib.sha1(b"DAC" + pan.encode()).digest()[:2]  # noqa: S324 - any 2 bytes
         tags[TAG_SIGNED_STATIC_APPLICATION_DATA] = signed_static_application_data(
             issuer.private, dac, signed_static
         )
-        return tags, None
+        return tags, (IccKey(pin_private, pin_private) if pin_private else None)
     key = icc_key(issuer_id)
+    if pin_private is not None:
+        key = IccKey(key.private, pin_private)
     icc_serial = hashlib.sha1(b"ICC" + pan.encode()).digest()[:3]  # noqa: S324 - any serial
     icc_cert, icc_remainder = icc_certificate(
         issuer.private, key.public, pan, _expiry_mmyy(expiry_yymmdd), icc_serial, signed_static

@@ -4,12 +4,18 @@ Binds the pure checks of :mod:`emv.oda` to a transaction: the static data to be
 authenticated collected while reading records, INTERNAL AUTHENTICATE for DDA, and the CDA
 signature on each GENERATE AC response.  The CA public keys and the revocation list are
 data handed in by the terminal.
+
+When the card carries an ICC PIN Encipherment Public Key Certificate (9F2D) the engine also
+recovers that key (Book 2 7.1) into ``ctx.icc_pin_key`` for offline enciphered PIN.  If that
+recovery fails the ICC public key must not stand in for it, so ``ctx.icc_public_key`` is
+left unset too: the enciphered-PIN CVM then fails (Book 2 7.1, Book 3 10.5.1).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from crypto.rsa_emv import RsaPublicKey
 from emv import apdu, dol, oda, tlv
 from emv.capk import CapkStore, RevocationList
 from emv.errors import DolError, TlvError
@@ -69,6 +75,8 @@ def make_oda_engine(
             if result.ok and result.data_authentication_code:
                 ctx.card_data[0x9F45] = result.data_authentication_code
             ctx.oda_reason = result.reason
+            if result.ok:
+                pin_key(ctx, capks, revocation)
             return
         key = oda.recover_icc_key(capks, rid, ctx.card_data, static, today, revocation)
         if not key.ok or key.key is None:
@@ -77,13 +85,36 @@ def make_oda_engine(
             ctx.oda_reason = key.reason
             if method == "cda":
                 ctx.oda_method = None  # Book 2 6.6: no CDA request without an ICC key
+            if key.issuer_key is not None:
+                pin_key(ctx, capks, revocation, key.issuer_key)
             return
         ctx.icc_key_object = key.key
         ctx.icc_public_key = (key.key.n, int.from_bytes(key.key.exponent, "big"))
+        pin_key(ctx, capks, revocation, key.issuer_key)
         if method == "dda":
             _dynamic_data_authentication(ctx, key.key)
 
     return engine
+
+
+def pin_key(
+    ctx: TransactionContext,
+    capks: CapkStore,
+    revocation: RevocationList | None = None,
+    issuer_key: RsaPublicKey | None = None,
+) -> None:
+    """Book 2 7.1: the ICC PIN Encipherment Public Key from 9F2D, when the card has one."""
+    if 0x9F2D not in ctx.card_data:
+        return
+    rid = ctx.card_data.get(0x4F, b"")[:5]
+    today = ctx.clock.now().date()
+    result = oda.recover_icc_pin_key(capks, rid, ctx.card_data, today, revocation, issuer_key)
+    if result.ok and result.key is not None:
+        ctx.icc_pin_key = (result.key.n, int.from_bytes(result.key.exponent, "big"))
+        return
+    ctx.icc_pin_key = None
+    ctx.icc_public_key = None  # 9F2D present but unusable: never fall back to the ICC key
+    ctx.notes.append(f"icc-pin-key: {result.reason}")
 
 
 def _dynamic_data_authentication(ctx: TransactionContext, key: object) -> None:

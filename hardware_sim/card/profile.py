@@ -78,6 +78,7 @@ APPLICATION_KEYS = {
     "sda_tag_list",
     "oda_tampered",
     "issuer_revoked",
+    "pin_key_certificate",
     "afl",
     "records",
     "data",
@@ -172,6 +173,7 @@ class ApplicationProfile:
     log_sfi: int
     log_records: int
     put_data_tags: frozenset[int]
+    pin_key_certificate: bool = False  # 9F2D: separate ICC PIN encipherment key (Book 2 7.1)
 
 
 @dataclass
@@ -531,6 +533,7 @@ def _application(profile: str, index: int, app: dict[str, Any]) -> ApplicationPr
         sda_tag_list=data.get(0x9F4A, b""),
         oda_tampered=r.flag("oda_tampered"),
         issuer_revoked=r.flag("issuer_revoked"),
+        pin_key_certificate=r.flag("pin_key_certificate"),
         afl=afl,
         records=records,
         data=data,

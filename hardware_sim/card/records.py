@@ -19,7 +19,7 @@ from hardware_sim.card.profile import AflEntry, ApplicationProfile, ProfileError
 
 # A READ RECORD response carries at most 256 bytes: 70 81 LL + body.
 MAX_RECORD_BODY = 240
-ODA_TAG_ORDER = (0x8F, 0x9F32, 0x92, 0x90, 0x93, 0x9F47, 0x9F48, 0x9F46)
+ODA_TAG_ORDER = (0x8F, 0x9F32, 0x92, 0x90, 0x93, 0x9F47, 0x9F48, 0x9F46, 0x9F2E, 0x9F2F, 0x9F2D)
 
 
 @dataclass
@@ -73,10 +73,19 @@ def _personalise_oda(
     sda_values: bytes,
     tampered: bool,
     revoked: bool,
+    pin_key_certificate: bool = False,
 ) -> tuple[tuple[tuple[int, bytes], ...], pki.IccKey | None]:
     """The test PKI's (deterministic) RSA signing, done once per distinct card content."""
     tags, key = pki.personalise_oda(
-        method, pan[:6], pan, expiry, static, sda_values, tampered=tampered, revoked=revoked
+        method,
+        pan[:6],
+        pan,
+        expiry,
+        static,
+        sda_values,
+        tampered=tampered,
+        revoked=revoked,
+        pin_key_certificate=pin_key_certificate,
     )
     return tuple(tags.items()), key
 
@@ -112,6 +121,7 @@ def personalise(app: ApplicationProfile) -> PersonalisedApplication:
             sda_tag_list_values(app),
             app.oda_tampered,
             app.issuer_revoked,
+            app.pin_key_certificate,
         )
         oda_tags = dict(signed)
     except pki.PkiError as exc:

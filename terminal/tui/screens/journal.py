@@ -30,8 +30,9 @@ def _local(started_at: str) -> datetime | None:
 
 
 def todays_rows(entries: list[JournalEntry], today: date | None = None) -> list[tuple[str, ...]]:
-    """One row per transaction started today (local time), newest first."""
-    return [row for _, row in todays_entries(entries, today)]
+    """One row per transaction started today (local time), newest first: time, status,
+    amount, card, application, auth code (the journal screen adds the STAN)."""
+    return [row[:6] for _, row in todays_entries(entries, today)]
 
 
 def todays_entries(

@@ -19,12 +19,11 @@ Which finger lies on the glass comes from ``finger`` ("1" matching, "2"/"3" non-
 from __future__ import annotations
 
 import random
-import threading
 from collections import deque
 from collections.abc import Iterable
 
 from hardware_sim import fingerprint_library as lib
-from hardware_sim.ptylink import PtyDevice
+from hardware_sim.ptylink import PtyDevice, PtyDeviceSimulator
 
 START = b"\xef\x01"
 PID_COMMAND, PID_DATA, PID_ACK, PID_END = 0x01, 0x02, 0x07, 0x08
@@ -45,7 +44,7 @@ def packet(address: bytes, pid: int, payload: bytes) -> bytes:
     return START + address + bytes([pid]) + length + payload + checksum(pid, length, payload)
 
 
-class SimulatedFingerprintSensor:
+class SimulatedFingerprintSensor(PtyDeviceSimulator):
     def __init__(
         self,
         *,
@@ -68,27 +67,7 @@ class SimulatedFingerprintSensor:
         self.captures = 0
         self.bad_packets = 0
         self._garble_next = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="sim-fingerprint", daemon=True)
-
-    @property
-    def port(self) -> str:
-        return self.dev.port
-
-    def start(self) -> SimulatedFingerprintSensor:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.dev.close()
-
-    def __enter__(self) -> SimulatedFingerprintSensor:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._init_thread("sim-fingerprint")
 
     def enrol(self, page: int, finger: str) -> None:
         """Store the reference template of ``finger`` at ``page`` (as after a real enrolment)."""

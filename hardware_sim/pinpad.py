@@ -19,7 +19,6 @@ When the script runs out, the pad keeps answering with ``"pin"``.
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import kcv, pinblock, tr31
 from crypto.dukpt_tdes import TdesDukptOriginator
-from hardware_sim.ptylink import PtyDevice
+from hardware_sim.ptylink import PtyDevice, PtyDeviceSimulator
 from hardware_sim.soft_pinpad import TEST_INITIAL_KSN, _test_bdk
 
 STX, ETX, ACK, NAK = 0x02, 0x03, 0x06, 0x15
@@ -68,7 +67,7 @@ class PadState:
     frames_received: int = 0
 
 
-class SimulatedPinPad:
+class SimulatedPinPad(PtyDeviceSimulator):
     """Serve the PIN pad protocol on a pty until :meth:`stop`."""
 
     def __init__(
@@ -95,27 +94,7 @@ class SimulatedPinPad:
         self._send_seq = 0
         self._last_seq: int | None = None
         self._garble_next = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="sim-pinpad", daemon=True)
-
-    @property
-    def port(self) -> str:
-        return self.dev.port
-
-    def start(self) -> SimulatedPinPad:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.dev.close()
-
-    def __enter__(self) -> SimulatedPinPad:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._init_thread("sim-pinpad")
 
     def push(self, *actions: str) -> None:
         self.state.script.extend(actions)

@@ -14,6 +14,7 @@ import select
 import threading
 import time
 import tty
+from typing import Self
 
 
 class PtyDevice:
@@ -73,3 +74,38 @@ class PtyDevice:
         if self.link_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.link_path)
+
+
+class PtyDeviceSimulator:
+    """Start/stop plumbing shared by the serial device simulators: one thread serving
+    ``self._serve`` on ``self.dev`` until :meth:`stop`; usable as a context manager."""
+
+    dev: PtyDevice
+
+    def _init_thread(self, name: str) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def _serve(self) -> None:  # pragma: no cover - every simulator defines its own loop
+        raise NotImplementedError
+
+    @property
+    def port(self) -> str:
+        return self.dev.port
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.dev.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -31,6 +31,17 @@ from emv.ports import (
 from terminal.service import JournalingAuthoriser, PaymentOutcome, PaymentRequest, PaymentService
 
 MAX_TAPS = 3
+_KERNELS: dict[int, Any] = {}
+
+
+def _kernels() -> dict[int, Any]:
+    """One set of kernels per terminal process, so Kernel 2's torn-transaction log (Book C-2
+    RECOVER AC) survives from one sale to the next re-tap."""
+    if not _KERNELS:
+        from emv.contactless.entry_point import default_kernels
+
+        _KERNELS.update(default_kernels())
+    return _KERNELS
 
 
 @dataclass
@@ -84,6 +95,7 @@ def tap_and_pay(
         service.random,
         revocation,
         on_ui=on_ui,
+        kernels=_kernels(),
     )
     started = time.perf_counter()
     txn = Transaction(

@@ -57,6 +57,8 @@ class Settings:
     source: str = "built-in defaults"
     contactless: ContactlessConfig | None = None  # None: the packaged default
     operators: OperatorSettings = field(default_factory=OperatorSettings)
+    capk_file: str | None = None  # replaces the packaged CA public keys (emv/data/capk.json)
+    revocation_file: str | None = None  # replaces the packaged certificate revocation list
 
 
 def _hex(key: str, length: int | None = None) -> Callable[[Any], bytes]:
@@ -183,7 +185,7 @@ def _percent(name: str, value: int) -> None:
 
 
 def build_settings(raw: dict[str, Any], source: str) -> Settings:
-    known = {"terminal", "aid", "host", "journal", "tags", "contactless", "operators"}
+    known = {"terminal", "aid", "host", "journal", "tags", "contactless", "operators", "oda"}
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -249,7 +251,23 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
         except (TypeError, AttributeError):
             raise ConfigError("config section 'contactless' is not shaped as documented") from None
     operators = parse_operators(raw.get("operators"))
-    return Settings(emv, cur, host, journal.get("path"), source, contactless, operators)
+    oda = raw.get("oda", {})
+    if not isinstance(oda, dict) or set(oda) - {"capk_file", "revocation_file"}:
+        raise ConfigError("config section 'oda' accepts only 'capk_file' and 'revocation_file'")
+    for key, value in oda.items():
+        if not isinstance(value, str) or not Path(value).is_file():
+            raise ConfigError(f"config key 'oda.{key}' must name an existing file, not {value!r}")
+    return Settings(
+        emv,
+        cur,
+        host,
+        journal.get("path"),
+        source,
+        contactless,
+        operators,
+        oda.get("capk_file"),
+        oda.get("revocation_file"),
+    )
 
 
 def load_settings(path: str | None) -> Settings:

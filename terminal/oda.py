@@ -1,7 +1,9 @@
 """Wiring offline data authentication into the contact kernel.
 
-The CA public key store ships the schemes' published keys (``emv/data/capk.json``); in
-simulator mode the project's TEST-ONLY CA keys from ``hardware_sim/data/pki`` are added.
+The CA public key store ships the schemes' published keys (``emv/data/capk.json``); an
+acquirer's newer list replaces it through ``[oda] capk_file`` (every entry's checksum is
+verified, a bad file changes nothing).  In simulator mode the project's TEST-ONLY CA keys from
+``hardware_sim/data/pki`` are added.
 """
 
 from __future__ import annotations
@@ -16,15 +18,21 @@ from emv.kernel.oda_engine import make_oda_engine, verify_cda_response
 
 
 @cache
-def stores(simulated: bool) -> tuple[CapkStore, RevocationList]:
+def stores(
+    simulated: bool, capk_file: str | None = None, revocation_file: str | None = None
+) -> tuple[CapkStore, RevocationList]:
+    """The CAPK store (packaged, or ``[oda] capk_file`` from the configuration, which is how
+    the store is updated from a file) and the revocation list."""
     extra: list[Path] = []
     if simulated:
         extra.append(Path(str(resources.files("hardware_sim.data.pki").joinpath("test_capk.json"))))
-    return CapkStore.load(extra_files=extra), RevocationList.load()
+    return CapkStore.load(capk_file, extra_files=extra), RevocationList.load(revocation_file)
 
 
-def oda_engine(simulated: bool) -> OdaEngine:
-    capks, revocation = stores(simulated)
+def oda_engine(
+    simulated: bool, capk_file: str | None = None, revocation_file: str | None = None
+) -> OdaEngine:
+    capks, revocation = stores(simulated, capk_file, revocation_file)
     return make_oda_engine(capks, revocation)
 
 

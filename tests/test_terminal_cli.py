@@ -150,3 +150,27 @@ def test_card_info_reads_without_paying(capsys: pytest.CaptureFixture[str]) -> N
     assert info["cvm_list"][0].startswith("Enciphered PIN verified by ICC")
     code, out, _ = run(capsys, "card", "info")
     assert "PIN tries left: 3" in out and "4761739001010119" not in out
+
+
+def test_capk_store_updated_from_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from importlib import resources
+
+    packaged = json.loads(resources.files("emv.data").joinpath("capk.json").read_text())
+    good = tmp_path / "capk.json"
+    good.write_text(json.dumps(packaged))
+    config = tmp_path / "oda.toml"
+    config.write_text(f'[oda]\ncapk_file = "{good}"\n')
+    code, out, err = run(capsys, "pay", "9.99", "--config", str(config), "--json", *FIXED)
+    assert code == 0, err
+    assert json.loads(out)["tvr"][:2] == "00"  # CDA still verified with the test CA added
+    # A file with one altered modulus is refused whole, with one sentence.
+    live = next(k for k in packaged["keys"] if k.get("kind") == "live")
+    live["modulus"] = "00" + live["modulus"][2:]
+    bad = tmp_path / "capk-altered.json"
+    bad.write_text(json.dumps(packaged))
+    config.write_text(f'[oda]\ncapk_file = "{bad}"\n')
+    code, _, err = run(capsys, "pay", "9.99", "--config", str(config), "--json", *FIXED)
+    assert code == 1 and "checksum" in err and "Traceback" not in err
+    config.write_text('[oda]\ncapk_file = "/nonexistent/capk.json"\n')
+    code, _, err = run(capsys, "pay", "9.99", "--config", str(config))
+    assert code == 2 and "oda.capk_file" in err

@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 authoriser,
                 clock=clock,
                 random=random,
-                oda_engine=oda_engine(simulated=test_keys),
+                oda_engine=oda_engine(test_keys, settings.capk_file, settings.revocation_file),
                 cda_verifier=cda_verifier,
             )
             transport = stack.enter_context(
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
                 from terminal.contactless import tap_and_pay
                 from terminal.oda import stores
 
-                capks, revocation = stores(simulated=test_keys)
+                capks, revocation = stores(test_keys, settings.capk_file, settings.revocation_file)
                 outcome = tap_and_pay(
                     service, request, transport, cardholder, capks=capks, revocation=revocation
                 )

@@ -238,6 +238,9 @@ async def test_settlement_balances_and_closes_the_batch():
         assert "host: in balance" in report
         assert "BATCH 000001 CLOSED" in report
         assert app.screen.report.closed and app.screen.report.next_batch == 2
+        assert text(app, "#settlement-totals") == (
+            "Batch 000001 is closed; batch 000002 is open for new sales."
+        )
         assert not contains_pan(app.export_screenshot())
         await pilot.press("escape")
         await wait_for(pilot, lambda: on(app) == "sale")
@@ -274,6 +277,10 @@ async def test_operation_keys_work_only_on_the_sale_screen():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: on(app) == "sale")
+        await wait_for(pilot, lambda: bool(app.screen.query("#operation-keys")))
+        assert text(app, "#operation-keys") == (
+            "[b]r[/b] Refund  [b]v[/b] Void  [b]p[/b] Pre-auth  [b]s[/b] Settle  [b]d[/b] Devices"
+        )
         await pilot.press("r")
         await wait_for(pilot, lambda: on(app) == "op-amount")
         await pilot.press("d")  # not the device screen: the amount screen keeps the key

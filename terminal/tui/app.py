@@ -52,14 +52,15 @@ class PosApp(App[None]):
     CSS_PATH = "pos.tcss"
     TITLE = "POS terminal"
     # Operations, reachable from the sale screen only (shown in its Footer).
-    BINDINGS = [
+    OPERATION_BINDINGS = [
         Binding("r", "refund", "Refund"),
         Binding("v", "void", "Void"),
         Binding("p", "preauth", "Pre-auth"),
         Binding("s", "settlement", "Settle"),
         Binding("d", "devices", "Devices"),
     ]
-    OPERATIONS = frozenset({"refund", "void", "preauth", "settlement", "devices"})
+    BINDINGS = list(OPERATION_BINDINGS)
+    OPERATIONS = frozenset(b.action for b in OPERATION_BINDINGS)
 
     def __init__(self, session: TerminalSession, *, banner: str = "") -> None:
         super().__init__()
@@ -82,7 +83,9 @@ class PosApp(App[None]):
         message.fn(*message.args)
 
     def on_mount(self) -> None:
-        self.push_screen(SaleScreen(self.currency, self.banner))
+        sale = SaleScreen(self.currency, self.banner)
+        self.push_screen(sale)
+        self.call_after_refresh(self._operation_keys, sale)
         # Open the host link and run start-up recovery while the cashier types the amount,
         # once the amount screen is up and taking keys (the imports compete for the GIL).
         self.set_timer(WARM_UP_DELAY_S, self._start_warm_up)
@@ -105,6 +108,13 @@ class PosApp(App[None]):
         if self.abort_event.is_set():
             return
         self.invoke_later(lambda: self.notify(text, severity=severity, timeout=15))
+
+    def _operation_keys(self, sale: SaleScreen) -> None:
+        """The sale screen's Footer is full at 100 columns: one more line names the keys."""
+        from textual.widgets import Static
+
+        keys = "  ".join(f"[b]{b.key}[/b] {b.description}" for b in self.OPERATION_BINDINGS)
+        sale.mount(Static(keys, id="operation-keys"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.OPERATIONS:

@@ -93,6 +93,11 @@ class SettlementScreen(Screen[None]):
         self.busy = False
         self.report = report
         self.query_one("#settlement-report", Static).update(report.text())
+        if report.closed and report.next_batch is not None:
+            self.query_one("#settlement-totals", Static).update(
+                f"Batch {report.batch_number:06d} is closed; batch {report.next_batch:06d} "
+                "is open for new sales."
+            )
         self._result(report.sentence(), ok=report.closed)
 
     def _failed(self, sentence: str) -> None:

@@ -331,3 +331,47 @@ async def test_host_down_turns_the_link_red_and_settlement_says_what_to_do():
             assert app.screen.report is None
     finally:
         sim.stop()
+
+
+@pytest.mark.asyncio
+async def test_refund_without_a_configured_supervisor_says_how_to_set_one_up():
+    app = PosApp(TerminalSession(load_settings(None), demo=True))  # no [operators] hash
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: on(app) == "sale")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: on(app) == "op-amount")
+        await type_amount(pilot, "100")
+        await pilot.press("enter")
+        await supervisor(pilot, app, "1234")
+        await wait_for(pilot, lambda: text(app, "#supervisor-error") != "")
+        assert text(app, "#supervisor-error") == (
+            "A refund needs a supervisor, but no supervisor PIN is configured; add [operators] "
+            "supervisor_pin_hash to the config (python -m terminal.operators)."
+        )
+        assert on(app) == "supervisor-pin" and journal_entries(app) == []
+
+
+@pytest.mark.asyncio
+async def test_device_status_with_the_serial_pin_pad_and_fingerprint_sensor_green():
+    from hardware_sim.fingerprint import SimulatedFingerprintSensor
+    from hardware_sim.pinpad import SimulatedPinPad
+
+    with (
+        SimulatedPinPad(pin="1234", time_scale=0) as pad,
+        SimulatedFingerprintSensor(finger="1") as sensor,
+    ):
+        session = TerminalSession(
+            load_settings(None), demo=True, pinpad_port=pad.port, fingerprint_port=sensor.port
+        )
+        app = PosApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: on(app) == "sale")
+            await pilot.press("d")
+            await wait_for(pilot, lambda: on(app) == "devices")
+            await wait_for(pilot, lambda: "pinpad" in app.screen.states)
+            states = app.screen.states
+            assert states["pinpad"].ok, states["pinpad"].reason
+            assert ", next KSN " in states["pinpad"].reason
+            assert states["fingerprint"].ok, states["fingerprint"].reason
+            assert states["fingerprint"].reason.startswith("R30x sensor answered, ")
+            assert states["host"].ok

@@ -113,6 +113,8 @@ class PosApp(App[None]):
         """The sale screen's Footer is full at 100 columns: one more line names the keys."""
         from textual.widgets import Static
 
+        if not sale.is_attached:
+            return
         keys = "  ".join(f"[b]{b.key}[/b] {b.description}" for b in self.OPERATION_BINDINGS)
         sale.mount(Static(keys, id="operation-keys"))
 

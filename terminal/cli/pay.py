@@ -111,6 +111,10 @@ def _human(outcome: PaymentOutcome) -> str:
             f"  host {r.host_response.response_code} auth {r.host_response.auth_code or '-'}"
             f"  STAN {outcome.stan}"
         )
+        if not r.host_response.approved:
+            from terminal.tui.plain_words import explain_response_code
+
+            lines.insert(1, f"  {explain_response_code(r.host_response.response_code)}")
     if outcome.reversal:
         lines.append(f"  reversal {outcome.reversal}")
     return "\n".join(lines)

@@ -174,7 +174,7 @@ class QrScreen(Screen[None]):
     def _show_code(self, payment: QrPayment, where: str) -> None:
         from terminal.receipts import qr_text
 
-        self.query_one("#qr-code", Static).update(qr_text(payment.payload, border=1))
+        self.query_one("#qr-code", Static).update(qr_text(payment.payload))
         self.query_one("#qr-reference", Static).update(f"Reference {payment.reference}")
         self._tick(payment.expires_in)
         if self.pos_app.session.demo:

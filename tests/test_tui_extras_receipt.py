@@ -99,3 +99,19 @@ async def test_printer_out_of_paper_is_one_sentence_and_nothing_is_marked_printe
             assert on(app) == "result"
     finally:
         printer.stop()
+
+
+def test_printer_choice_configured_then_environment_then_demo_file(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from terminal.tui.screens.receipt import printer_spec
+
+    demo = SimpleNamespace(demo=True, printer=None)
+    assert printer_spec(demo, "t1") == f"file:{tmp_path / 'receipts' / 't1.bin'}"
+    monkeypatch.setenv("POS_PRINTER", "tcp:10.0.0.9")
+    assert printer_spec(demo, "t1") == "tcp:10.0.0.9"
+    assert printer_spec(SimpleNamespace(demo=True, printer="serial:/dev/ttyUSB0"), "t1") == (
+        "serial:/dev/ttyUSB0"  # pos run --printer wins
+    )
+    monkeypatch.delenv("POS_PRINTER")
+    assert printer_spec(SimpleNamespace(demo=False, printer=None), "t1") is None

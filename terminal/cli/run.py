@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
         "--fingerprint", metavar="PORT", default=None, help="serial fingerprint sensor (R30x)"
     )
     p.add_argument("--finger", default=None, help="demo: simulated sensor with this finger on it")
+    p.add_argument("--printer", metavar="SPEC", default=None,
+                   help="receipt printer: serial:PORT, /dev/usb/lp0, tcp:HOST[:PORT], file:PATH")  # fmt: skip
     p.set_defaults(handler=run)
 
 
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         fingerprint_port=args.fingerprint,
         finger=args.finger,
     )
+    session.printer = args.printer  # type: ignore[attr-defined]  # read by the receipt screen
     app = PosApp(session)
     app.run()
     if app.fatal_error:

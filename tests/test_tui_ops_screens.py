@@ -290,7 +290,7 @@ async def test_operation_keys_work_only_on_the_sale_screen():
 
 
 @pytest.mark.asyncio
-async def test_host_down_turns_the_link_red_and_settlement_says_what_to_do():
+async def test_host_down_link_red_void_pending_and_settlement_blocked():
     from hardware_sim.host import HostConfig, HostSimulator
 
     sim = HostSimulator(HostConfig(host="127.0.0.1", port=0, tls=None))
@@ -316,17 +316,32 @@ async def test_host_down_turns_the_link_red_and_settlement_says_what_to_do():
             assert app.screen.query_one("#dev-host").has_class("bad")
             await pilot.press("escape")
             await wait_for(pilot, lambda: on(app) == "sale")
+            # the void is recorded and its 0400 parked: VOID PENDING, retried later
+            await pilot.press("v")
+            await wait_for(pilot, lambda: on(app) == "void")
+            await pilot.press("enter")
+            await supervisor(pilot, app, SUPERVISOR_PIN)
+            await wait_for(pilot, lambda: on(app) == "op-result")
+            assert text(app, "#headline") == "VOID PENDING"
+            assert text(app, "#reason").endswith(
+                "the reversal is retried automatically - check the host link (key D)."
+            )
+            (entry,) = journal_entries(app)
+            assert entry.status == "void pending"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: on(app) == "sale")
             await pilot.press("s")
             await wait_for(pilot, lambda: on(app) == "settlement")
             await wait_for(pilot, lambda: "to settle" in text(app, "#settlement-totals"))
-            assert "Open batch 000001: 1 transaction(s) to settle" in text(
+            assert "Open batch 000001: 0 transaction(s) to settle" in text(
                 app, "#settlement-totals"
             )
             await pilot.press("c")
-            await wait_for(pilot, lambda: "host" in text(app, "#settlement-result"))
-            result = text(app, "#settlement-result")
-            assert result.startswith("The host could not be reached for settlement (")
-            assert result.endswith("the batch stays open - settle again when the link is back.")
+            await wait_for(pilot, lambda: not app.screen.busy)
+            assert text(app, "#settlement-result") == (
+                "1 reversal(s) are not yet acknowledged by the host, so the totals would not "
+                "match; check the host link and settle again."
+            )
             assert app.screen.query_one("#settlement-result").has_class("bad")
             assert app.screen.report is None
     finally:

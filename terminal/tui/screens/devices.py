@@ -105,13 +105,24 @@ def fingerprint_state(session: TerminalSession) -> DeviceState:
 
 
 def printer_state(session: TerminalSession) -> DeviceState:
-    spec = getattr(session, "printer", None)
+    """The receipt printer the receipt screen uses (``pos run --printer SPEC`` or
+    ``POS_PRINTER``); its paper sensor is read where the link can answer (DLE EOT 4)."""
+    import os
+
+    spec = getattr(session, "printer", None) or os.environ.get("POS_PRINTER")
     if not spec or not isinstance(spec, str):
+        if session.demo:
+            return DeviceState(
+                "Printer", True, "Demo: receipts are written as ESC/POS files in the data folder."
+            )
         return DeviceState(
             "Printer",
             False,
-            "No receipt printer is set up, so receipts are shown on screen only.",
+            "No receipt printer is configured, so receipts are shown on screen only; "
+            "start with --printer SPEC.",
         )
+    if spec.startswith("file:"):
+        return DeviceState("Printer", True, f"Receipts are written to the file {spec[5:]}.")
     from terminal.receipts.escpos_out import open_printer, paper_status
 
     try:
@@ -122,7 +133,9 @@ def printer_state(session: TerminalSession) -> DeviceState:
             printer.close()
     except Exception as exc:  # noqa: BLE001 - escpos raises many kinds
         return DeviceState(
-            "Printer", False, f"The printer {spec} cannot be opened ({_why(exc)}); check it."
+            "Printer",
+            False,
+            f"The printer {spec} cannot be opened ({_why(exc)}); check its cable and power.",
         )
     if paper == 0:
         return DeviceState("Printer", False, "The printer is out of paper; load a new roll.")

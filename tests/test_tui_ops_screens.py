@@ -16,6 +16,7 @@ import pytest
 from terminal.config import load_settings
 from terminal.journal import contains_pan
 from terminal.operators import OperatorSettings, hash_pin
+from terminal.runtime import data_dir
 from terminal.tui.app import PosApp
 from terminal.tui.wiring import TerminalSession
 from tests.tui_support import SIZE, choose_card, on, tap_card, text, type_amount, wait_for
@@ -242,6 +243,13 @@ async def test_settlement_balances_and_closes_the_batch():
             "Batch 000001 is closed; batch 000002 is open for new sales."
         )
         assert not contains_pan(app.export_screenshot())
+        # P prints the report (demo: an ESC/POS file in the data folder)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "printed" in text(app, "#settlement-result"))
+        assert text(app, "#settlement-result") == "Settlement report printed on the file printer."
+        printed = (data_dir() / "receipts" / "settlement-000001.bin").read_bytes()
+        assert b"SETTLEMENT REPORT" in printed and b"BATCH 000001 CLOSED" in printed
+        assert b"\x1dV" in printed  # ESC/POS paper cut (GS V)
         await pilot.press("escape")
         await wait_for(pilot, lambda: on(app) == "sale")
 

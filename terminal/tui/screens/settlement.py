@@ -16,7 +16,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from terminal.tui.screens.operations import run_on_host
+from terminal.errors import UserFacingError
+from terminal.tui.screens.operations import one_sentence, run_on_host
 from terminal.tui.screens.title_bar import TitleBar
 
 
@@ -41,10 +42,35 @@ def open_batch_text(journal: Any, batch: Any, client: Any = None) -> str:
     return "\n".join(lines)
 
 
+def print_report(session: Any, report: Any) -> str:
+    """Print the settlement report on the receipt printer; one sentence for the cashier."""
+    from terminal.receipts.escpos_out import PrinterOutOfPaper, open_printer, paper_status
+    from terminal.tui.screens.receipt import printer_spec
+
+    spec = printer_spec(session, f"settlement-{report.batch_number:06d}")
+    if spec is None:
+        return (
+            "No receipt printer is configured (pos run --printer SPEC); the report stays on "
+            "this screen."
+        )
+    printer, kind = open_printer(spec)
+    try:
+        if paper_status(printer, kind) == 0:
+            raise PrinterOutOfPaper(
+                "the printer is out of paper: load a new roll, then press P again"
+            )
+        printer.text(report.text() + "\n")
+        printer.cut()
+    finally:
+        printer.close()
+    return f"Settlement report printed on the {kind} printer."
+
+
 class SettlementScreen(Screen[None]):
     NAME = "settlement"  # what the cashier is looking at (tests, logs)
     BINDINGS = [
         Binding("c", "close_batch", "Close batch"),
+        Binding("p", "print_report", "Print report"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -61,7 +87,10 @@ class SettlementScreen(Screen[None]):
             yield Static("", id="settlement-result", markup=False)
             with VerticalScroll(id="settlement-scroll"):
                 yield Static("", id="settlement-report", markup=False)
-            yield Static("C closes the batch with the host; Esc goes back.", id="settlement-help")
+            yield Static(
+                "C closes the batch with the host, P prints the report, Esc goes back.",
+                id="settlement-help",
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,6 +117,31 @@ class SettlementScreen(Screen[None]):
             self._settled,
             self._failed,
         )
+
+    def action_print_report(self) -> None:
+        if self.busy:
+            return
+        if self.report is None:
+            self._result("Close the batch first (C); then P prints its report.", ok=False)
+            return
+        self.busy = True
+        session, report, app = cast(Any, self.app).session, self.report, self.app
+
+        def worker() -> None:
+            try:
+                sentence, ok = print_report(session, report), True
+            except UserFacingError as exc:
+                sentence, ok = one_sentence(str(exc)), False
+            except Exception as exc:  # noqa: BLE001 - escpos and OS errors: one sentence
+                sentence = f"The printer failed ({type(exc).__name__}); check its cable and power."
+                ok = False
+            cast(Any, app).invoke_later(self._printed, sentence, ok)
+
+        self.run_worker(worker, thread=True, exclusive=True, group="print")
+
+    def _printed(self, sentence: str, ok: bool) -> None:
+        self.busy = False
+        self._result(sentence, ok=ok)
 
     def _settled(self, report: Any) -> None:
         self.busy = False

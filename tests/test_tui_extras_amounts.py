@@ -39,11 +39,11 @@ async def test_cashback_line_runs_a_cashback_transaction_with_other_amount():
         assert text(app, "#amount-text") == "▶ 1.00 EUR"
         assert text(app, "#extra-line") == "Cashback: 20.00 EUR   Total: 21.00 EUR"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: on(app) == "card")
+        await wait_for(pilot, lambda: on(app) == "card" and bool(app.screen.query("#card-amount")))
         assert text(app, "#card-amount") == "21.00 EUR"
         await choose_card(pilot, app, "visa_credit")
         await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: on(app) == "result")
+        await wait_for(pilot, lambda: on(app) == "result" and bool(app.screen.query("#headline")))
         entries = app.session.journal.entries()
         data = entries[-1].data
         assert (data["type"], data["amount"], data["other_amount"]) == ("cashback", 100, 2000)
@@ -61,7 +61,7 @@ async def test_pressing_c_again_removes_the_cashback_line():
         assert text(app, "#extra-line") == ""
         assert text(app, "#amount-text") == "5.00 EUR"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: on(app) == "card")
+        await wait_for(pilot, lambda: on(app) == "card" and bool(app.screen.query("#card-amount")))
         assert app.screen.other_amount_minor == 0 and app.screen.amount_minor == 500
 
 
@@ -78,7 +78,7 @@ async def test_tip_is_added_to_the_amount_when_tips_are_enabled(monkeypatch):
         await type_amount(pilot, "150")
         assert text(app, "#extra-line") == "▶ Tip: 1.50 EUR   Total: 11.50 EUR"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: on(app) == "card")
+        await wait_for(pilot, lambda: on(app) == "card" and bool(app.screen.query("#card-amount")))
         assert text(app, "#card-amount") == "11.50 EUR"
         assert app.screen.amount_minor == 1150 and app.screen.other_amount_minor == 0
 

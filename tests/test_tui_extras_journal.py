@@ -54,7 +54,9 @@ async def test_search_by_last_four_stan_amount_and_status_then_reprint(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         ids = seed(app.session.journal)
         await pilot.press("j")
-        await wait_for(pilot, lambda: on(app) == "journal")
+        await wait_for(
+            pilot, lambda: on(app) == "journal" and bool(app.screen.query("#journal-table"))
+        )
         assert shown_ids(app) == [ids["other"], ids["mc"], ids["visa"]]
         assert app.screen.query_one(DataTable).get_row_at(2)[-1] == "000017"
 
@@ -82,7 +84,9 @@ async def test_search_by_last_four_stan_amount_and_status_then_reprint(tmp_path)
         await wait_for(pilot, lambda: shown_ids(app) == [ids["visa"]])
         await pilot.press("enter")  # to the table
         await pilot.press("enter")  # open the receipt
-        await wait_for(pilot, lambda: on(app) == "receipt")
+        await wait_for(
+            pilot, lambda: on(app) == "receipt" and bool(app.screen.query("#receipt-text"))
+        )
         assert text(app, "#receipt-title") == "RECEIPT (REPRINT)"
         shown = text(app, "#receipt-text")
         assert "476173******0119" in shown and "12.34 EUR" in shown and "000017" in shown
@@ -92,7 +96,9 @@ async def test_search_by_last_four_stan_amount_and_status_then_reprint(tmp_path)
         ticket = parse_file(tmp_path / "receipts" / f"{ids['visa']}.bin").finished[0]
         assert "476173******0119" in ticket.text and "APPROVED" in ticket.text
         await pilot.press("escape")
-        await wait_for(pilot, lambda: on(app) == "journal")
+        await wait_for(
+            pilot, lambda: on(app) == "journal" and bool(app.screen.query("#journal-table"))
+        )
         await pilot.press("escape")
         await pilot.press("escape")
         await wait_for(pilot, lambda: on(app) == "sale")
@@ -106,7 +112,9 @@ async def test_an_unfinished_transaction_has_no_receipt_to_reprint():
         txn = journal.new_transaction_id()
         journal.append(txn, "started", amount=100, currency="EUR", type="purchase")
         await pilot.press("j")
-        await wait_for(pilot, lambda: on(app) == "journal")
+        await wait_for(
+            pilot, lambda: on(app) == "journal" and bool(app.screen.query("#journal-table"))
+        )
         await pilot.press("p")
         assert on(app) == "journal"
         assert "has not completed (incomplete)" in text(app, "#journal-summary")

@@ -35,7 +35,7 @@ async def card_sale(pilot, app: PosApp, digits: str = "500") -> None:
     await pilot.press("enter")
     await choose_card(pilot, app, "visa_credit")
     await enter_pin(pilot, app, "1234")
-    await wait_for(pilot, lambda: on(app) == "result")
+    await wait_for(pilot, lambda: on(app) == "result" and bool(app.screen.query("#headline")))
     assert text(app, "#headline") == "APPROVED"
 
 
@@ -68,13 +68,15 @@ async def test_print_email_show_and_skip_after_a_card_sale(tmp_path, monkeypatch
         assert "shop@example.com are not sent" in hint and "no mail service" in hint
 
         await pilot.press("r")
-        await wait_for(pilot, lambda: on(app) == "receipt")
+        await wait_for(
+            pilot, lambda: on(app) == "receipt" and bool(app.screen.query("#receipt-text"))
+        )
         shown = text(app, "#receipt-text")
         assert "476173******0119" in shown and "PIN verified" in shown
         assert "CARDHOLDER COPY" in shown
         assert not contains_pan(app.export_screenshot())
         await pilot.press("escape")
-        await wait_for(pilot, lambda: on(app) == "result")
+        await wait_for(pilot, lambda: on(app) == "result" and bool(app.screen.query("#headline")))
 
         await pilot.press("s")
         await wait_for(pilot, lambda: on(app) == "sale")

@@ -126,13 +126,13 @@ async def test_result_screens():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(ResultScreen(VIEW))
-        await wait_for(pilot, lambda: on(app) == "result")
+        await wait_for(pilot, lambda: on(app) == "result" and bool(app.screen.query("#headline")))
         await pilot.pause()
         await assert_snapshot(pilot, app, "result-approved")
         app.switch_screen(
             ErrorScreen("The printer is out of paper: load a new roll, then reprint the receipt.")
         )
-        await wait_for(pilot, lambda: on(app) == "error")
+        await wait_for(pilot, lambda: on(app) == "error" and bool(app.screen.query("#reason")))
         await pilot.pause()
         await assert_snapshot(pilot, app, "error-paper-out")
 
@@ -142,7 +142,9 @@ async def test_receipt_screen():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(ReceiptScreen(RECEIPT))
-        await wait_for(pilot, lambda: on(app) == "receipt")
+        await wait_for(
+            pilot, lambda: on(app) == "receipt" and bool(app.screen.query("#receipt-text"))
+        )
         await pilot.pause()
         await assert_snapshot(pilot, app, "receipt")
 
@@ -161,7 +163,9 @@ async def test_journal_screen_with_a_search():
             journal.append(txn, "completed", outcome=outcome, pan_masked=pan, stan=stan,
                            label="VISA CREDIT", auth_code="000001")  # fmt: skip
         await pilot.press("j")
-        await wait_for(pilot, lambda: on(app) == "journal")
+        await wait_for(
+            pilot, lambda: on(app) == "journal" and bool(app.screen.query("#journal-table"))
+        )
         app.screen.query_one("#journal-search").value = "0119"
         await wait_for(pilot, lambda: len(app.screen.shown) == 1)
         app.screen.query_one("#journal-table").focus()
@@ -176,9 +180,9 @@ async def test_qr_screen(monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         await type_amount(pilot, "1234")
         await pilot.press("x")
-        await wait_for(pilot, lambda: on(app) == "qr")
+        await wait_for(pilot, lambda: on(app) == "qr" and bool(app.screen.query("#qr-reference")))
         await wait_for(pilot, lambda: "QRSNAPSHOT0000AA" in text(app, "#qr-wallet"))
         await pilot.pause()
         await assert_snapshot(pilot, app, "qr-code")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: on(app) == "result")
+        await wait_for(pilot, lambda: on(app) == "result" and bool(app.screen.query("#headline")))

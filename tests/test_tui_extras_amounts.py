@@ -47,7 +47,7 @@ async def test_cashback_line_runs_a_cashback_transaction_with_other_amount():
         entries = app.session.journal.entries()
         data = entries[-1].data
         assert (data["type"], data["amount"], data["other_amount"]) == ("cashback", 100, 2000)
-        assert text(app, "#result-amount") == "1.00 EUR"  # the goods; the receipt adds cashback
+        assert text(app, "#result-amount") == "1.00 EUR + cashback 20.00 EUR = 21.00 EUR"
 
 
 @pytest.mark.asyncio

@@ -50,7 +50,7 @@ class ResultScreen(Screen[None]):
         kind = "approved" if v.approved else "declined"
         with Vertical(id="result-box"):
             yield Static(v.headline, id="headline", classes=kind)
-            yield Static(v.amount, id="result-amount")
+            yield Static(self._amount_text(), id="result-amount")
             yield Static(v.sentence, id="reason", markup=False)
             details = [
                 ("Card", v.pan_masked or "-"),
@@ -73,6 +73,16 @@ class ResultScreen(Screen[None]):
 
     def action_new_sale(self) -> None:
         self.app.pop_screen()
+
+    def _amount_text(self) -> str:
+        """The amount; with cashback (9F03), the goods, the cash and the total to hand over."""
+        request = getattr(self.outcome, "request", None)
+        other = getattr(request, "other_amount_minor", 0) if request is not None else 0
+        if request is None or not other:
+            return self.view.amount
+        cur = request.currency
+        total = cur.format(request.amount_minor + other)
+        return f"{self.view.amount} + cashback {cur.format(other)} = {total}"
 
     def receipt(self) -> Receipt | None:
         """This sale's receipt: from the outcome just made, else from the journal."""

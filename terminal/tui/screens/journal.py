@@ -67,7 +67,9 @@ def todays_entries(
                 ),
             )
         )
-    rows.sort(key=lambda r: r[0], reverse=True)
+    # Newest first; the journal's own order breaks ties (events in the same millisecond).
+    order = {id(entry): index for index, entry in enumerate(entries)}
+    rows.sort(key=lambda r: (r[0], order[id(r[1])]), reverse=True)
     return [(entry, row) for _, entry, row in rows]
 
 

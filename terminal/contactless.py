@@ -99,7 +99,7 @@ def tap_and_pay(
     )
     started = time.perf_counter()
     txn = Transaction(
-        request.amount_minor,
+        request.amount_minor + request.other_amount_minor,  # 9F02 includes the cashback
         request.currency.numeric,
         request.transaction_type.value,
         request.other_amount_minor,

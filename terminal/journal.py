@@ -194,5 +194,5 @@ class Journal:
                 and e.data.get("outcome") == "approved"
                 and e.data.get("offline")
             ):
-                total += int(e.data.get("amount", 0))
+                total += int(e.data.get("amount", 0)) + int(e.data.get("other_amount", 0))
         return total

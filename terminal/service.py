@@ -215,7 +215,8 @@ class PaymentService:
         ):
             force_online = True  # the store-and-forward queue is full: no offline approvals
         params = TransactionParameters(
-            amount_minor=request.amount_minor,
+            # EMV: Amount, Authorised (9F02) includes the cashback, Amount, Other (9F03).
+            amount_minor=request.amount_minor + request.other_amount_minor,
             currency_numeric=request.currency.numeric,
             currency_exponent=request.currency.exponent,
             other_amount_minor=request.other_amount_minor,

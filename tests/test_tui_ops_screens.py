@@ -358,7 +358,7 @@ async def test_host_down_link_red_void_pending_and_settlement_blocked():
 
 
 @pytest.mark.asyncio
-async def test_refund_without_a_configured_supervisor_says_how_to_set_one_up():
+async def test_demo_without_a_configured_supervisor_uses_the_shown_test_pin():
     app = PosApp(TerminalSession(load_settings(None), demo=True))  # no [operators] hash
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: on(app) == "sale")
@@ -366,13 +366,14 @@ async def test_refund_without_a_configured_supervisor_says_how_to_set_one_up():
         await wait_for(pilot, lambda: on(app) == "op-amount")
         await type_amount(pilot, "100")
         await pilot.press("enter")
+        await wait_for(pilot, lambda: on(app) == "supervisor-pin")
+        assert text(app, "#supervisor-demo-hint") == "DEMO: the TEST supervisor PIN is 9999"
         await supervisor(pilot, app, "1234")
         await wait_for(pilot, lambda: text(app, "#supervisor-error") != "")
-        assert text(app, "#supervisor-error") == (
-            "A refund needs a supervisor, but no supervisor PIN is configured; add [operators] "
-            "supervisor_pin_hash to the config (python -m terminal.operators)."
-        )
-        assert on(app) == "supervisor-pin" and journal_entries(app) == []
+        assert "wrong" in text(app, "#supervisor-error")
+        assert journal_entries(app) == []
+        await supervisor(pilot, app, "9999")
+        await wait_for(pilot, lambda: on(app) != "supervisor-pin")
 
 
 @pytest.mark.asyncio

@@ -82,7 +82,7 @@ def build_payment_service(
         authoriser,
         clock=clock,
         random=random,
-        oda_engine=oda_engine(simulated=simulated),
+        oda_engine=oda_engine(simulated, settings.capk_file, settings.revocation_file),
         cda_verifier=cda_verifier,
     )
 
@@ -114,6 +114,9 @@ def _load_sim_card(name: str) -> Any:
     return load_card(name)
 
 
+DEMO_SUPERVISOR_PIN = "9999"  # TEST-ONLY, demo mode only, shown on the supervisor PIN box
+
+
 class TerminalSession:
     """Long-lived wiring for the cashier application (``pos run``).
 
@@ -134,6 +137,14 @@ class TerminalSession:
         fingerprint_port: str | None = None,
         finger: str | None = None,
     ) -> None:
+        self.configured_supervisor = bool(settings.operators.supervisor_pin_hash)
+        if demo and not settings.operators.supervisor_pin_hash:
+            # TEST-ONLY: the demo ships a known supervisor PIN so refunds and voids can be tried.
+            from dataclasses import replace
+
+            from terminal.operators import OperatorSettings, hash_pin
+
+            settings = replace(settings, operators=OperatorSettings(hash_pin(DEMO_SUPERVISOR_PIN)))
         self.settings = settings
         self.demo = demo
         self.host_address = host_address or ("embedded" if demo else settings.host.address)
@@ -207,7 +218,9 @@ class TerminalSession:
             if self._capks is None:
                 from terminal.oda import stores
 
-                self._capks = stores(simulated=self.demo)
+                self._capks = stores(
+                    self.demo, self.settings.capk_file, self.settings.revocation_file
+                )
             return self._capks
 
     # -- PIN pad ------------------------------------------------------------------------

@@ -57,6 +57,15 @@ class SupervisorPinModal(ModalScreen[Approval | None]):
                 "The supervisor types the PIN and presses Enter; Esc cancels.",
                 classes="modal-help",
             )
+            session = cast("PosApp", self.app).session
+            if session.demo and not session.configured_supervisor:
+                from terminal.tui.wiring import DEMO_SUPERVISOR_PIN
+
+                yield Static(
+                    f"DEMO: the TEST supervisor PIN is {DEMO_SUPERVISOR_PIN}",
+                    id="supervisor-demo-hint",
+                    classes="modal-help",
+                )
 
     def on_mount(self) -> None:
         self.query_one("#supervisor-pin", Input).focus()

@@ -35,6 +35,7 @@ from terminal.config import Settings
 from terminal.errors import UserFacingError
 from terminal.journal import Journal
 from terminal.money import Currency
+from terminal.operators import SUPERVISOR, Approval, NotAuthorised
 
 # TEST: the globally unique identifier of the simulated QR network (MPM 26/00, reverse domain).
 MERCHANT_ACCOUNT_GUI = "com.example.simqr"
@@ -71,7 +72,7 @@ class QrOutcome:
 
     @property
     def approved(self) -> bool:
-        return self.status == "paid"
+        return self.status in ("paid", "refunded")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self) | {"approved": self.approved}
@@ -257,6 +258,61 @@ class QrPayments:
         status = answer.get("status")
         status = status if status in ("cancelled", "expired") else why
         return self._complete(payment.txn_id, payment.reference, status, payment)
+
+    def refund(
+        self, reference: str, amount_minor: int | None, approval: Approval | None
+    ) -> QrOutcome:
+        """Refund a paid QR sale (all of it, or ``amount_minor``) to the customer's wallet.
+
+        Needs a supervisor approval, like a card refund.  The journal records the refund before
+        the request leaves; a retry after a lost answer reuses the same refund id, so the QR
+        host never pays it twice.
+        """
+        if not (approval and approval.role == SUPERVISOR and approval.action == "refund"):
+            raise NotAuthorised("a refund needs the supervisor PIN.")
+        sale = next(
+            (
+                e
+                for e in self.journal.entries()
+                if e.data.get("qr_reference") == reference and e.data.get("type") == "purchase"
+            ),
+            None,
+        )
+        if sale is None or sale.status != "approved":
+            raise QrPaymentError(f"no paid QR sale with reference {reference} in the journal")
+        amount = int(sale.data.get("amount", 0)) if amount_minor is None else amount_minor
+        txn_id = self.journal.new_transaction_id()
+        refund_id = txn_id
+        self.journal.append(
+            txn_id,
+            "started",
+            amount=amount,
+            other_amount=0,
+            currency=str(sale.data.get("currency", "")),
+            type="refund",
+            interface="qr",
+            operator=approval.role,
+            qr_reference=reference,
+            qr_refund_id=refund_id,
+        )
+        answer = self.link.call(
+            {"op": "refund", "reference": reference, "amount_minor": amount, "refund_id": refund_id}
+        )
+        if "error" in answer:
+            reason = str(answer["error"])[:200]
+            self.journal.append(
+                txn_id, "completed", outcome="declined", reason=reason, qr_reference=reference,
+                offline=False,
+            )  # fmt: skip
+            status = "refused"
+        else:
+            self.journal.append(
+                txn_id, "completed", outcome="approved", reason="refunded to the customer's wallet",
+                qr_reference=reference, label="QR refund", offline=False,
+            )  # fmt: skip
+            status = "refunded"
+        cur = str(sale.data.get("currency", ""))
+        return QrOutcome(txn_id, reference, status, amount, cur, "", "")
 
     def _paid(self, payment: QrPayment, answer: dict[str, Any]) -> QrOutcome:
         return _paid(self.journal, payment, answer)

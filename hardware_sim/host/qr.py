@@ -53,6 +53,8 @@ class _Payment:
     status: str = "pending"
     auth_code: str = ""
     wallet: str = ""
+    refunded_minor: int = 0
+    refunds: dict[str, int] | None = None  # refund id -> amount (retries are idempotent)
 
 
 class QrPaymentHost:
@@ -109,6 +111,10 @@ class QrPaymentHost:
                 return self.cancel(reference)
             if op == "lookup":
                 return self.lookup(reference)
+            if op == "refund":
+                return self.refund(
+                    reference, int(request["amount_minor"]), str(request["refund_id"])[:32]
+                )
             if op == "pay":
                 return self.pay(
                     reference,
@@ -210,6 +216,35 @@ class QrPaymentHost:
             self._changed.notify_all()
             return self._view(payment)
 
+    def refund(self, reference: str, amount_minor: int, refund_id: str) -> dict[str, Any]:
+        """Give back part or all of a paid QR sale to the wallet; a retried refund id is
+        answered again, never paid twice."""
+        with self._changed:
+            payment = self._payments.get(reference)
+            if payment is None:
+                return {"error": f"no QR payment with reference {reference}"}
+            refunds = payment.refunds if payment.refunds is not None else {}
+            if refund_id in refunds:
+                return self._view(payment) | {
+                    "refund_id": refund_id,
+                    "refunded": refunds[refund_id],
+                }
+            if payment.status != "paid":
+                return self._view(payment) | {
+                    "error": f"the QR payment {reference} is {payment.status}; only paid ones "
+                    "can be refunded"
+                }
+            if amount_minor <= 0 or payment.refunded_minor + amount_minor > payment.amount_minor:
+                left = payment.amount_minor - payment.refunded_minor
+                return self._view(payment) | {
+                    "error": f"a refund of {amount_minor} exceeds the {left} still refundable"
+                }
+            refunds[refund_id] = amount_minor
+            payment.refunds = refunds
+            payment.refunded_minor += amount_minor
+            self._book_refund(payment, refund_id, amount_minor)
+            return self._view(payment) | {"refund_id": refund_id, "refunded": amount_minor}
+
     # ------------------------------------------------------------------ helpers
 
     def _expire(self, payment: _Payment) -> None:
@@ -237,6 +272,25 @@ class QrPaymentHost:
             status="approved",
         )
 
+    def _book_refund(self, payment: _Payment, refund_id: str, amount_minor: int) -> None:
+        if self.ledger is None:
+            return
+        self.ledger.record(
+            dedupe_key=f"qr-refund:{payment.reference}:{refund_id}",
+            kind="financial",
+            mti="QR",
+            terminal_id=payment.terminal_id,
+            stan=refund_id[-6:],
+            pan_masked=f"QR {payment.wallet}",
+            amount_minor=amount_minor,
+            signed_minor=-amount_minor,
+            currency=payment.currency,
+            response_code="00",
+            auth_code=payment.auth_code,
+            rrn=payment.reference[-12:],
+            status="approved",
+        )
+
     def _view(self, payment: _Payment) -> dict[str, Any]:
         out: dict[str, Any] = {
             "reference": payment.reference,
@@ -247,6 +301,7 @@ class QrPaymentHost:
         }
         if payment.status == "paid":
             out |= {"auth_code": payment.auth_code, "wallet": payment.wallet}
+            out["refunded_minor"] = payment.refunded_minor
         return out
 
 

@@ -40,6 +40,14 @@ def register(sub: Any) -> None:
     pay.add_argument("--config", default=None)
     pay.add_argument("--json", action="store_true")
     pay.set_defaults(handler=run_pay)
+    refund = inner.add_parser("refund", help="refund a paid QR sale (needs the supervisor PIN)")
+    refund.add_argument("reference", help="the QR sale's reference (pos journal show)")
+    refund.add_argument("amount", nargs="?", default=None, help="part to refund (default: all)")
+    refund.add_argument("--supervisor-pin", default=None, help="the PIN, or '-' to read stdin")
+    refund.add_argument("--qr-host", default=None, metavar="HOST:PORT")
+    refund.add_argument("--config", default=None)
+    refund.add_argument("--json", action="store_true")
+    refund.set_defaults(handler=run_refund)
     recover = inner.add_parser("recover", help="settle QR sales left open by a crash")
     recover.add_argument("--qr-host", default=None, metavar="HOST:PORT")
     recover.add_argument("--config", default=None)
@@ -139,3 +147,33 @@ def run_recover(args: argparse.Namespace) -> int:
         paid = sum(o.approved for o in done)
         print(f"Recovered {len(done)} open QR payment(s): {paid} paid, {len(done) - paid} not.")
     return 0
+
+
+def run_refund(args: argparse.Namespace) -> int:
+    import sys
+
+    from terminal.operators import authorise
+
+    settings = load_settings(args.config)
+    pin = args.supervisor_pin
+    if pin == "-":
+        pin = sys.stdin.readline().strip()
+    approval = authorise(settings.operators, "refund", pin)
+    address = args.qr_host or os.environ.get("POS_QR_HOST")
+    if not address:
+        raise UsageError("pos qr refund needs the QR host: --qr-host HOST:PORT or POS_QR_HOST")
+    amount = parse_amount(args.amount, settings.currency) if args.amount else None
+    journal = Journal(journal_path(settings))
+    try:
+        outcome = QrPayments(settings, journal, QrHostLink.parse(address)).refund(
+            args.reference, amount, approval
+        )
+    finally:
+        journal.close()
+    if args.json:
+        print(json.dumps(outcome.as_dict()))
+    elif outcome.approved:
+        print(f"REFUNDED {outcome.amount_minor} {outcome.currency} (transaction {outcome.txn_id})")
+    else:
+        print(f"NOT REFUNDED: the QR host refused (transaction {outcome.txn_id})")
+    return 0 if outcome.approved else 1

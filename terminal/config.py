@@ -59,6 +59,11 @@ class Settings:
     operators: OperatorSettings = field(default_factory=OperatorSettings)
     capk_file: str | None = None  # replaces the packaged CA public keys (emv/data/capk.json)
     revocation_file: str | None = None  # replaces the packaged certificate revocation list
+    tips: bool = False  # the sale screen offers a tip line
+    qr_host: str | None = None  # HOST:PORT of the QR payment host
+    qr_timeout: float | None = None  # seconds a QR code stays payable
+    printer: str | None = None  # receipt printer spec (serial:PORT, tcp:HOST[:PORT], file:PATH)
+    receipt_email: str | None = None  # shown when the cashier offers an emailed receipt
 
 
 def _hex(key: str, length: int | None = None) -> Callable[[Any], bytes]:
@@ -185,7 +190,10 @@ def _percent(name: str, value: int) -> None:
 
 
 def build_settings(raw: dict[str, Any], source: str) -> Settings:
-    known = {"terminal", "aid", "host", "journal", "tags", "contactless", "operators", "oda"}
+    known = {
+        "terminal", "aid", "host", "journal", "tags", "contactless", "operators", "oda", "qr",
+        "receipts",
+    }  # fmt: skip
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -193,6 +201,9 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
             )
     terminal_raw = dict(raw.get("terminal", {}))
     currency_code = terminal_raw.pop("currency", "EUR")
+    tips = terminal_raw.pop("tips", False)
+    if not isinstance(tips, bool):
+        raise ConfigError("config key 'terminal.tips' must be true or false")
     try:
         cur = currency(currency_code)
     except Exception as exc:  # UsageError -> ConfigError with the key name
@@ -257,6 +268,11 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
     for key, value in oda.items():
         if not isinstance(value, str) or not Path(value).is_file():
             raise ConfigError(f"config key 'oda.{key}' must name an existing file, not {value!r}")
+    qr_table = _plain_table(raw, "qr", {"host": str, "timeout": (int, float)})
+    receipts = _plain_table(raw, "receipts", {"printer": str, "email": str})
+    timeout = qr_table.get("timeout")
+    if timeout is not None and not 0 < float(timeout) <= 3600:
+        raise ConfigError("config key 'qr.timeout' must be between 1 and 3600 seconds")
     return Settings(
         emv,
         cur,
@@ -267,7 +283,26 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
         operators,
         oda.get("capk_file"),
         oda.get("revocation_file"),
+        tips,
+        qr_table.get("host"),
+        float(timeout) if timeout is not None else None,
+        receipts.get("printer"),
+        receipts.get("email"),
     )
+
+
+def _plain_table(raw: dict[str, Any], name: str, keys: dict[str, Any]) -> dict[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config section '{name}' must be a table")
+    for key, value in table.items():
+        if key not in keys:
+            raise ConfigError(
+                f"unknown config key '{name}.{key}'; known keys: {', '.join(sorted(keys))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, keys[key]):
+            raise ConfigError(f"config key '{name}.{key}' has the wrong type: {value!r}")
+    return table
 
 
 def load_settings(path: str | None) -> Settings:

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         fingerprint_port=args.fingerprint,
         finger=args.finger,
     )
-    session.printer = args.printer  # type: ignore[attr-defined]  # read by the receipt screen
+    if args.printer:
+        session.printer = args.printer  # read by the receipt and device screens
     app = PosApp(session)
     app.run()
     if app.fatal_error:

@@ -146,6 +146,11 @@ class TerminalSession:
 
             settings = replace(settings, operators=OperatorSettings(hash_pin(DEMO_SUPERVISOR_PIN)))
         self.settings = settings
+        # Read by the QR, receipt and device screens (a command-line --printer overrides).
+        self.printer: str | None = settings.printer
+        self.qr_host: str | None = settings.qr_host
+        self.qr_timeout: float | None = settings.qr_timeout
+        self.receipt_email: str | None = settings.receipt_email
         self.demo = demo
         self.host_address = host_address or ("embedded" if demo else settings.host.address)
         self.card_loader = card_loader

@@ -120,6 +120,7 @@ def tap_and_pay(
                 retap()
     assert cl is not None  # noqa: S101 - the loop runs at least once
     result_tx.aid = cl.aid.hex().upper()
+    result_tx.application_label = cl.application_label
     result_tx.tvr = cl.tvr.hex().upper()
     result_tx.cvm_results = cl.cvm_results.hex().upper()
     result_tx.cvm_description = {

@@ -265,6 +265,7 @@ class EntryPoint:
                 continue  # Book B 3.5.1.2: Start C with the next candidate
             result.kernel_id = candidate.combination.kernel_id
             result.aid = candidate.adf_name
+            result.application_label = values.get(0x50, b"").decode("ascii", "replace").strip()
             return result
         if excluded:
             result = ContactlessResult(OutcomeStatus.TRY_ANOTHER_INTERFACE)

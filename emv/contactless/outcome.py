@@ -78,6 +78,7 @@ class ContactlessResult:
     ui_on_restart: UiMessage | None = None
     kernel_id: int | None = None
     aid: bytes = b""
+    application_label: str = ""  # Application Label (50) from the selected ADF's FCI
     tvr: bytes = bytes(5)
     cvm_results: bytes = b"\x3f\x00\x00"
     ctq: bytes | None = None

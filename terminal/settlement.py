@@ -171,6 +171,34 @@ def settled_records(journal: Journal, batch: Batch) -> list[BatchRecord]:
     return out
 
 
+def qr_entries(journal: Journal) -> list[Any]:
+    """Paid QR sales and QR refunds not yet settled (QR payments settle with the QR scheme's
+    host, not in the card acquirer's 0500, but they close with the terminal's batch)."""
+    return [
+        e
+        for e in journal.entries()
+        if e.data.get("interface") == "qr"
+        and e.data.get("type") in ("purchase", "refund")
+        and e.status == "approved"
+        and "qr_settled" not in e.kinds
+    ]
+
+
+def qr_totals(entries: list[Any]) -> list[SchemeTotals]:
+    groups: dict[str, SchemeTotals] = {}
+    for e in entries:
+        alpha = str(e.data.get("currency", ""))
+        t = groups.setdefault(alpha, SchemeTotals(alpha, "QR"))
+        amount = int(e.data.get("amount", 0))
+        if e.data.get("type") == "refund":
+            t.refunds_count += 1
+            t.refunds_amount += amount
+        else:
+            t.sales_count += 1
+            t.sales_amount += amount
+    return [groups[k] for k in sorted(groups)]
+
+
 def scheme_totals(records: list[BatchRecord]) -> list[SchemeTotals]:
     groups: dict[tuple[str, str], SchemeTotals] = {}
     for r in records:
@@ -215,7 +243,8 @@ def settle_batch(journal: Journal, batch: Batch, client: Any, when: datetime) ->
         ) from None
     _blocked(client)
     records = settled_records(journal, batch)
-    report.schemes = scheme_totals(records)
+    qr = qr_entries(journal)
+    report.schemes = scheme_totals(records) + qr_totals(qr)
     txn = batch_txn_id(number)
     journal.append(txn, "settlement_started", type="batch", batch=number, records=len(records))
     try:
@@ -233,6 +262,8 @@ def settle_batch(journal: Journal, batch: Batch, client: Any, when: datetime) ->
         journal.append(txn, "completed", outcome="out of balance", net=totals)
         return report
     journal.append(txn, "completed", outcome="closed", net=totals)  # before destroying data
+    for entry in qr:  # the QR sales close with this batch (their host already has them)
+        journal.append(entry.txn_id, "qr_settled", batch=number)
     report.next_batch = batch.close_batch()
     report.closed = True
     return report

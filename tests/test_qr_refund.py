@@ -91,3 +91,32 @@ def test_pos_qr_refund_from_the_command_line(host: QrPaymentHost, tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "refunded"
     assert host.ledger is not None and host.ledger.net_charged() == 0
+
+
+def test_qr_sales_and_refunds_close_with_the_terminal_batch(
+    host: QrPaymentHost, tmp_path: Path
+) -> None:
+    from datetime import datetime
+
+    from terminal.batch import Batch
+    from terminal.config import load_settings
+    from terminal.hostlink import open_authoriser
+    from terminal.settlement import settle_batch
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    payments, reference = paid_sale(host, journal, 3000)
+    payments.refund(reference, 1000, SUPERVISOR_OK)
+    batch = Batch(tmp_path / "batch.sqlite", bytes(32))
+    settings = load_settings(None)
+    with open_authoriser(settings, "embedded", plain_tcp=True) as client:
+        report = settle_batch(journal, batch, client, datetime(2026, 11, 24, 18, 0))
+        qr_rows = [s for s in report.schemes if s.scheme == "QR"]
+        assert report.closed
+        assert [(s.currency, s.sales_amount, s.refunds_amount) for s in qr_rows] == [
+            ("EUR", 3000, 1000)
+        ]
+        assert "EUR QR" in report.text()
+        again = settle_batch(journal, batch, client, datetime(2026, 11, 24, 18, 5))
+        assert [s for s in again.schemes if s.scheme == "QR"] == []  # settled once only
+    batch.close()
+    journal.close()

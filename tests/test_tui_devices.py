@@ -73,3 +73,32 @@ async def test_biometric_card_without_a_sensor_falls_back_to_the_next_cvm():
         await wait_for(pilot, lambda: on(app) == "result")
         assert text(app, "#headline") == "APPROVED"
         assert "PIN verified online" in text(app, "#details")
+
+
+@pytest.mark.asyncio
+async def test_pin_pad_unplugged_mid_entry_is_one_sentence_and_the_sale_falls_back(
+    monkeypatch,
+):
+    """Issue 6 errors: a PIN pad pulled out during PIN entry is named in one sentence on the
+    payment screen; the CVM list then falls back (signature) and nothing is left half done."""
+    from terminal.tui.screens.payment import PaymentScreen
+
+    shown: list[str] = []
+    original = PaymentScreen.device_prompt
+
+    def record(self, message: str) -> None:  # type: ignore[no-untyped-def]
+        shown.append(message)
+        original(self, message)
+
+    monkeypatch.setattr(PaymentScreen, "device_prompt", record)
+    with SimulatedPinPad(pin="1234", script=["disconnect"], time_scale=0) as pad:
+        session = TerminalSession(load_settings(None), demo=True, pinpad_port=pad.port)
+        app = PosApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await type_amount(pilot, "900")
+            await pilot.press("enter")
+            await choose_card(pilot, app, "mc_debit")
+            await wait_for(pilot, lambda: on(app) == "result")
+            assert text(app, "#headline") == "APPROVED"
+            assert "Signature" in text(app, "#details")
+    assert "Device problem: the PIN pad was disconnected; reconnect it and retry" in shown

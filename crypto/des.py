@@ -56,13 +56,13 @@ def xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
+# byte -> the same byte with its least significant bit set for odd parity (ANSI X3.92)
+_ODD_PARITY = bytes((b & 0xFE) | (bin(b & 0xFE).count("1") + 1) % 2 for b in range(256))
+
+
 def adjust_odd_parity(key: bytes) -> bytes:
     """Set the least significant bit of each byte so that every byte has odd parity."""
-    out = bytearray()
-    for b in key:
-        high = b & 0xFE
-        out.append(high | (0 if bin(high).count("1") % 2 else 1))
-    return bytes(out)
+    return key.translate(_ODD_PARITY)
 
 
 def key_check_value(key: bytes, length: int = 3) -> bytes:

@@ -59,12 +59,20 @@ def cryptogram_input(values: Mapping[int, bytes]) -> bytes:
 def application_cryptogram(icc_master_key: bytes, values: Mapping[int, bytes]) -> bytes:
     """ARQC, TC or AAC: MAC algorithm 3 under the common session key (Book 2 8.1.2)."""
     session_key = derive_common_session_key(icc_master_key, values[0x9F36])
+    return cryptogram_with_session_key(session_key, values)
+
+
+def cryptogram_with_session_key(session_key: bytes, values: Mapping[int, bytes]) -> bytes:
+    """Book 2 8.1.2 when the caller already holds SK_AC (a host checks ARQC and ARPC with one)."""
     return retail_mac(session_key, cryptogram_input(values))
 
 
 def arpc_method_1(icc_master_key: bytes, atc: bytes, arqc: bytes, arc: bytes) -> bytes:
     """ARPC Method 1 (Book 2 8.2.1): DES3(SK)[ARQC xor (ARC || 00..00)]."""
+    return arpc_method_1_with_session_key(derive_common_session_key(icc_master_key, atc), arqc, arc)
+
+
+def arpc_method_1_with_session_key(session_key: bytes, arqc: bytes, arc: bytes) -> bytes:
     if len(arc) != 2 or len(arqc) != 8:
         raise ValueError("ARPC method 1 takes an 8-byte ARQC and a 2-byte ARC")
-    session_key = derive_common_session_key(icc_master_key, atc)
     return des.encrypt_ecb(session_key, des.xor(arqc, arc + bytes(6)))

@@ -164,21 +164,24 @@ class Journal:
             prev = digest
         return True, None, count
 
-    def entries(self) -> list[JournalEntry]:
+    def _fold(self, where: str = "", args: tuple[str, ...] = ()) -> list[JournalEntry]:
         folded: dict[str, JournalEntry] = {}
         for txn_id, at, kind, payload in self._db.execute(
-            "SELECT txn_id, at, kind, payload FROM events ORDER BY seq"
+            f"SELECT txn_id, at, kind, payload FROM events {where} ORDER BY seq",  # noqa: S608
+            args,
         ):
             entry = folded.setdefault(txn_id, JournalEntry(txn_id, at))
             entry.kinds.append(kind)
             entry.data.update(json.loads(payload))
         return list(folded.values())
 
+    def entries(self) -> list[JournalEntry]:
+        return self._fold()
+
     def entry(self, txn_id: str) -> JournalEntry | None:
-        for entry in self.entries():
-            if entry.txn_id == txn_id:
-                return entry
-        return None
+        """One transaction, read through the txn_id index (not a fold of the whole journal)."""
+        found = self._fold("WHERE txn_id = ?", (txn_id,))
+        return found[0] if found else None
 
     def in_doubt(self) -> list[JournalEntry]:
         """Online requests sent with no recorded completion or reversal (crash recovery)."""
@@ -187,7 +190,12 @@ class Journal:
     def amount_today_for(self, pan_masked: str, pan_hash: str) -> int:
         total = 0
         today = datetime.now(UTC).date().isoformat()
-        for e in self.entries():
+        # Only transactions started today are folded, not the whole journal (hot path: every
+        # contact sale runs the split-sales check).
+        started_today = (
+            "WHERE txn_id IN (SELECT txn_id FROM events WHERE kind = 'started' AND at >= ?)"
+        )
+        for e in self._fold(started_today, (today,)):
             if (
                 e.data.get("pan_hash") == pan_hash
                 and e.started_at.startswith(today)

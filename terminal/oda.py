@@ -11,10 +11,17 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from emv.capk import CapkStore, RevocationList
 from emv.kernel.contact import CdaVerifier, OdaEngine
 from emv.kernel.oda_engine import make_oda_engine, verify_cda_response
+from emv.ports import Clock, OnlineAuthoriser, RandomSource
+
+if TYPE_CHECKING:
+    from terminal.config import Settings
+    from terminal.journal import Journal
+    from terminal.service import PaymentService
 
 
 @cache
@@ -37,3 +44,30 @@ def oda_engine(
 
 
 cda_verifier: CdaVerifier = verify_cda_response
+
+
+def build_payment_service(
+    settings: Settings,
+    journal: Journal,
+    authoriser: OnlineAuthoriser | None,
+    *,
+    simulated: bool,
+    clock: Clock | None = None,
+    random: RandomSource | None = None,
+    batch: Any = "default",
+) -> PaymentService:
+    """The payment service with ODA wired from the configuration (``[oda]`` files); simulated
+    cards also trust the TEST-ONLY CAPKs.  Used by ``pos pay``, ``pos run`` and the
+    supervisor commands, so they cannot drift apart."""
+    from terminal.service import PaymentService
+
+    return PaymentService(
+        settings,
+        journal,
+        authoriser,
+        clock=clock,
+        random=random,
+        oda_engine=oda_engine(simulated, settings.capk_file, settings.revocation_file),
+        cda_verifier=cda_verifier,
+        batch=batch,
+    )

@@ -27,7 +27,7 @@ from terminal.runtime import (
     open_reader,
     parse_reader,
 )
-from terminal.service import PaymentOutcome, PaymentRequest, PaymentService
+from terminal.service import PaymentOutcome, PaymentRequest
 
 
 def register(sub: Any) -> None:
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             cardholder, authoriser, settings = peripherals.attach(
                 args, stack, cardholder, authoriser, settings
             )
-            from terminal.oda import cda_verifier, oda_engine
+            from terminal.oda import build_payment_service
             from terminal.recovery import start_up
 
             if authoriser is not None:
@@ -173,14 +173,8 @@ def run(args: argparse.Namespace) -> int:
                 if report.anything:
                     print(f"pos: {report.sentence()}", file=sys.stderr)
 
-            service = PaymentService(
-                settings,
-                journal,
-                authoriser,
-                clock=clock,
-                random=random,
-                oda_engine=oda_engine(test_keys, settings.capk_file, settings.revocation_file),
-                cda_verifier=cda_verifier,
+            service = build_payment_service(
+                settings, journal, authoriser, simulated=test_keys, clock=clock, random=random
             )
             transport = stack.enter_context(
                 open_reader(reader, card, interface=interface, timeout=args.card_timeout)

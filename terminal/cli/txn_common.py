@@ -72,15 +72,10 @@ class Session:
     batch: Batch
 
     def service(self, *, simulated: bool) -> PaymentService:
-        from terminal.oda import cda_verifier, oda_engine
+        from terminal.oda import build_payment_service
 
-        return PaymentService(
-            self.settings,
-            self.journal,
-            self.client,
-            oda_engine=oda_engine(simulated=simulated),
-            cda_verifier=cda_verifier,
-            batch=self.batch,
+        return build_payment_service(
+            self.settings, self.journal, self.client, simulated=simulated, batch=self.batch
         )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from emv.ports import CardTransport, Clock, OnlineAuthoriser, OnlinePin, RandomSource
+from emv.ports import CardTransport, OnlinePin
 from terminal.config import Settings
 
 if TYPE_CHECKING:  # the kernel and the journal load with the first payment, not at start
@@ -63,28 +63,12 @@ class ReaderStatus:
     detail: str
 
 
-def build_payment_service(
-    settings: Settings,
-    journal: Journal,
-    authoriser: OnlineAuthoriser | None,
-    *,
-    simulated: bool,
-    clock: Clock | None = None,
-    random: RandomSource | None = None,
-) -> PaymentService:
-    """The payment service with ODA; simulated cards also trust the TEST-ONLY CAPKs."""
-    from terminal.oda import cda_verifier, oda_engine
-    from terminal.service import PaymentService
+def build_payment_service(*args: Any, **kwargs: Any) -> PaymentService:
+    """:func:`terminal.oda.build_payment_service`, imported only when a payment needs it (the
+    kernel and ODA stay out of the cashier screen's start-up)."""
+    from terminal.oda import build_payment_service as build
 
-    return PaymentService(
-        settings,
-        journal,
-        authoriser,
-        clock=clock,
-        random=random,
-        oda_engine=oda_engine(simulated, settings.capk_file, settings.revocation_file),
-        cda_verifier=cda_verifier,
-    )
+    return build(*args, **kwargs)
 
 
 def simulated_cards() -> list[CardSource]:

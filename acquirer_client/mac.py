@@ -47,9 +47,15 @@ def sign(master_key: bytes, doc: Mapping[str, str], *, response: bool = False) -
     return raw[:-8] + retail_mac(key, raw[:-8])
 
 
-def verify(master_key: bytes, raw: bytes, *, response: bool = False) -> m.IsoDoc:
-    """Decode ``raw`` and check its MAC; a missing or wrong MAC raises :class:`MessageError`."""
-    doc = m.decode(raw)
+def verify(
+    master_key: bytes, raw: bytes, *, response: bool = False, doc: m.IsoDoc | None = None
+) -> m.IsoDoc:
+    """Decode ``raw`` and check its MAC; a missing or wrong MAC raises :class:`MessageError`.
+
+    ``doc`` is ``raw`` already decoded by the caller (it is not decoded a second time).
+    """
+    if doc is None:
+        doc = m.decode(raw)
     field = _mac_field({k: v for k, v in doc.items() if k not in ("64", "128")})
     if field not in doc:
         raise m.MessageError(f"the message has no MAC (DE {field}).")

@@ -87,6 +87,15 @@ def encode(doc: Mapping[str, str]) -> bytes:
 
 def decode(data: bytes) -> IsoDoc:
     """Parse and validate a received message (MTI, bitmap, every field's length and type)."""
+    return decode_with_icc(data)[0]
+
+
+def decode_with_icc(data: bytes) -> tuple[IsoDoc, list[tlv.Tlv]]:
+    """:func:`decode`, also returning DE 55 as decoded TLV (empty when absent).
+
+    Validation decodes DE 55 anyway; a host that needs the ICC data keeps that one parse
+    instead of calling :func:`icc_data` again.
+    """
     try:
         doc, _ = iso8583.decode(bytes(data), SPEC)
     except iso8583.DecodeError as exc:
@@ -95,8 +104,7 @@ def decode(data: bytes) -> IsoDoc:
         raise MessageError("unreadable ISO 8583 message: malformed field data.") from None
     doc.pop("p", None)
     doc.pop("1", None)
-    _validate(doc, "received")
-    return doc
+    return doc, _validate(doc, "received")
 
 
 def _safe_reason(exc: Exception) -> str:
@@ -108,7 +116,8 @@ def _safe_reason(exc: Exception) -> str:
     return reason.rstrip(".")
 
 
-def _validate(doc: Mapping[str, str], direction: str) -> None:
+def _validate(doc: Mapping[str, str], direction: str) -> list[tlv.Tlv]:
+    """Check MTI, field numbers and types; return DE 55 decoded (empty when absent)."""
     mti = doc.get("t", "")
     if mti not in REQUEST_MTIS and mti not in RESPONSE_MTIS:
         raise MessageError(f"{direction} ISO 8583 message has unsupported type '{mti[:4]}'.")
@@ -119,11 +128,12 @@ def _validate(doc: Mapping[str, str], direction: str) -> None:
             raise MessageError(f"{direction} ISO 8583 field {key} must be numeric.")
     if "39" in doc and not (doc["39"].isascii() and doc["39"].isalnum()):
         raise MessageError(f"{direction} ISO 8583 response code (DE 39) is not alphanumeric.")
-    if "55" in doc:
-        try:
-            tlv.decode(bytes.fromhex(doc["55"]))
-        except (TlvError, ValueError):
-            raise MessageError(f"{direction} ICC data (DE 55) is not valid BER-TLV.") from None
+    if "55" not in doc:
+        return []
+    try:
+        return tlv.decode(bytes.fromhex(doc["55"]))
+    except (TlvError, ValueError):
+        raise MessageError(f"{direction} ICC data (DE 55) is not valid BER-TLV.") from None
 
 
 # --------------------------------------------------------------------------- field helpers

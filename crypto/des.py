@@ -53,7 +53,26 @@ def decrypt_cbc(key: bytes, data: bytes, iv: bytes = bytes(8)) -> bytes:
 
 
 def xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    """Byte-wise exclusive or of two equally long strings."""
+    if len(a) != len(b):
+        raise ValueError("xor needs two strings of the same length")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+class EcbEncryptor:
+    """One kept TDES ECB context for many encryptions under the same key.
+
+    Creating a ``cryptography`` cipher context costs more than encrypting a block, so a key
+    used on every request (an issuer master key on a host) keeps one.  ECB has no chaining
+    state: each call's output depends only on its own blocks.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._encryptor = Cipher(TripleDES(_expand(key)), modes.ECB()).encryptor()
+
+    def encrypt(self, data: bytes) -> bytes:
+        _check_blocks(data)
+        return self._encryptor.update(data)
 
 
 # byte -> the same byte with its least significant bit set for odd parity (ANSI X3.92)

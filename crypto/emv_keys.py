@@ -11,10 +11,15 @@ def derive_icc_master_key_option_a(issuer_master_key: bytes, pan: str, psn: str 
     Y = rightmost 16 digits of PAN || PSN (left-padded with zeros), as 8 bytes BCD.
     MK = DES3(IMK)[Y] || DES3(IMK)[Y xor FF..FF], with odd parity.
     """
+    # Both halves in one two-block ECB call.
+    return des.adjust_odd_parity(des.encrypt_ecb(issuer_master_key, option_a_blocks(pan, psn)))
+
+
+def option_a_blocks(pan: str, psn: str = "00") -> bytes:
+    """Y || (Y xor FF..FF), the two blocks option A enciphers under the IMK (Book 2 A1.4.1)."""
     digits = (pan + (psn or "00")).rjust(16, "0")[-16:]
     y = bytes.fromhex(digits)
-    # Both halves in one two-block ECB call.
-    return des.adjust_odd_parity(des.encrypt_ecb(issuer_master_key, y + bytes(b ^ 0xFF for b in y)))
+    return y + des.xor(y, b"\xff" * 8)
 
 
 def derive_common_session_key(icc_master_key: bytes, atc: bytes) -> bytes:

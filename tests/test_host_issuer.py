@@ -17,8 +17,8 @@ from emv import tlv
 from emv.ports import OnlinePin
 from hardware_sim.card.secure_messaging import card_keys, session_key, verify_command_mac
 from hardware_sim.host.config import default_rules
-from hardware_sim.host.issuer import Issuer
-from hardware_sim.host.ledger import Ledger
+from hardware_sim.host.issuer import Issuer, original_key
+from hardware_sim.host.ledger import CardState, Ledger
 from hardware_sim.host.testcards import VISA_TEST_PAN, online_request
 from hardware_sim.test_keys import issuer_for_pan
 
@@ -268,3 +268,56 @@ def test_host_survives_mutated_requests(pos: int, junk: bytes, mti: str) -> None
     except (m.MessageError, KeyError, ValueError):
         return  # the server closes that connection (HostSimulator._answer)
     assert m.decode(answer)["t"] == f"{int(doc['t']) + 10:04d}"
+
+
+def test_card_state_counts_each_window_and_reads_the_balance() -> None:
+    """One read gives velocity (approved debits in its window), the AML count (card requests
+    of any outcome in its window) and the balance; credits and reversals are not debits."""
+    ledger = Ledger()
+    key = "ab" * 32
+    rows = [  # (kind, status, signed amount, age in seconds)
+        ("financial", "approved", 1000, 30),
+        ("financial", "approved", 2000, 300),  # in the velocity window only
+        ("financial", "declined", 4000, 20),  # AML counts it, velocity does not
+        ("financial", "approved", -500, 10),  # a refund: not a debit
+        ("financial", "reversed", 800, 5),
+        ("reversal", "applied", 0, 5),  # not a card request
+        ("financial", "approved", 9000, 7200),  # outside both windows
+    ]
+    for n, (kind, status, signed, age) in enumerate(rows):
+        ledger.record(
+            dedupe_key=f"k{n}",
+            kind=kind,
+            mti="0200",
+            terminal_id="T1",
+            stan=f"{n:06d}",
+            pan_hash=key,
+            amount_minor=abs(signed),
+            signed_minor=signed,
+            status=status,
+            created=NOW - age,
+        )
+    assert ledger.card_state(key, NOW - 3600, NOW - 60) == CardState(2, 3000, 4, None)
+    ledger.adjust_balance_by_hash(key, "476173******0010", -1000, 50_000)
+    assert ledger.card_state(key, NOW - 60, NOW - 3600).balance == 49_000
+    assert ledger.card_state("cd" * 32, NOW - 60, NOW - 60) == CardState(0, 0, 0, None)
+
+
+def test_velocity_amount_limit_and_window(issuer: Issuer) -> None:
+    issuer.rules = dict(issuer.rules)
+    issuer.rules["velocity"] = {"window_seconds": 60, "max_count": 99, "max_amount_minor": 9000}
+    codes = [_auth(issuer, stan=i, amount_minor=4000, atc=i)[1]["39"] for i in range(1, 4)]
+    assert codes == ["00", "00", "61"]
+    issuer.now = lambda: NOW + 120  # the first two left the window
+    assert _auth(issuer, stan=4, amount_minor=4000, atc=4)[1]["39"] == "00"
+
+
+def test_lookup_finds_the_stored_answer_and_a_reversal_that_came_first(issuer: Issuer) -> None:
+    req = m.card_request(online_request(amount_minor=700), TERMINAL, 9, WHEN)
+    key = original_key(req)
+    assert issuer.ledger.lookup(key) == (None, False)
+    _send(issuer, m.reversal_request(req, WHEN))
+    assert issuer.ledger.lookup(key) == (None, True)
+    _send(issuer, req)
+    stored, reversed_first = issuer.ledger.lookup(key)
+    assert reversed_first and stored is not None and m.decode(stored)["39"] == "00"

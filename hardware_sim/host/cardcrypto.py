@@ -2,6 +2,7 @@
 
 Only the arrangement is the host's own; every primitive is ``crypto``'s:
 
+* Each issuer master key keeps one TDES context (``crypto.des.EcbEncryptor``).
 * ICC master keys (EMV Book 2 A1.4.1 option A) are kept in an LRU cache per (IMK, PAN, PSN):
   a card that comes back (the next purchase, a retry) costs no derivation.  Derived keys live
   in process memory only, like the TEST-ONLY issuer master keys they come from.
@@ -17,18 +18,25 @@ import hmac
 from collections.abc import Mapping
 from functools import lru_cache
 
+from crypto import des
 from crypto.emv_cryptogram import arpc_method_1_with_session_key, cryptogram_with_session_key
-from crypto.emv_keys import derive_common_session_key, derive_icc_master_key_option_a
+from crypto.emv_keys import derive_common_session_key, option_a_blocks
 
 ICC_KEY_CACHE_SIZE = 65536  # about 6 MB at most; a simulator serves far fewer cards
 
 
 @lru_cache(maxsize=ICC_KEY_CACHE_SIZE)
 def icc_master_key(issuer_master_key: bytes, pan: str, psn: str) -> bytes:
-    """MK_AC of one card, option A (Book 2 A1.4.1), cached."""
+    """MK_AC of one card, option A (Book 2 A1.4.1), cached; the IMK's cipher is kept."""
     if len(issuer_master_key) != 16:
         raise ValueError("an issuer master key is 16 bytes")
-    return derive_icc_master_key_option_a(issuer_master_key, pan, psn)
+    blocks = option_a_blocks(pan, psn)
+    return des.adjust_odd_parity(_issuer_cipher(issuer_master_key).encrypt(blocks))
+
+
+@lru_cache(maxsize=64)
+def _issuer_cipher(issuer_master_key: bytes) -> des.EcbEncryptor:
+    return des.EcbEncryptor(issuer_master_key)
 
 
 def session_key(icc_master_key: bytes, atc: bytes) -> bytes:

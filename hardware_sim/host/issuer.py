@@ -29,7 +29,7 @@ from acquirer_client import messages as m
 from crypto import des, dukpt_aes, dukpt_tdes, pinblock
 from emv import tlv
 from hardware_sim.host import biometric, cardcrypto
-from hardware_sim.host.ledger import Ledger, pan_hash
+from hardware_sim.host.ledger import CardState, Ledger, pan_hash
 from hardware_sim.test_keys import issuer_for_pan
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def reversal_target(doc: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True)
-class _Checked:
+class CardChecks:
     """Outcome of the stateless card checks; ``code`` None means "go on to the rules"."""
 
     code: str | None
@@ -87,14 +87,24 @@ class Issuer:
 
     # ------------------------------------------------------------------ dispatch
 
-    def handle(self, request: m.IsoDoc) -> bytes:
-        """Return the encoded response (replayed for a duplicate).
+    def check(self, request: m.IsoDoc, icc: list[tlv.Tlv] | None = None) -> CardChecks | None:
+        """The card checks that need no ledger (ARQC, PIN): run them outside the ledger lock,
+        so several host workers sharing one ledger file do the cryptography in parallel.
 
-        The card checks that need no ledger (ARQC, PIN) run first, outside the ledger
-        transaction, so several host workers can share one ledger file.
+        ``icc`` is DE 55 already decoded (``messages.decode_with_icc``); None decodes it here.
+        """
+        if request["t"] not in ("0100", "0200"):
+            return None
+        return self._card_checks(request, m.icc_data(request) if icc is None else icc)
+
+    def handle(self, request: m.IsoDoc, checked: CardChecks | None = None) -> bytes:
+        """Return the encoded response (replayed for a duplicate), in one ledger transaction.
+
+        ``checked`` is :meth:`check`'s result for this request; None runs the checks here.
         """
         mti = request["t"]
-        checked = self._card_checks(request) if mti in ("0100", "0200") else None
+        if checked is None:
+            checked = self.check(request)
         with self.ledger.transaction():
             if mti in CARD_KINDS:
                 return self._card(request, checked)
@@ -110,13 +120,20 @@ class Issuer:
 
     # ------------------------------------------------------------------ card requests
 
-    def _card(self, req: m.IsoDoc, checked: _Checked | None) -> bytes:
+    def _card(self, req: m.IsoDoc, checked: CardChecks | None) -> bytes:
         key = original_key(req)
-        stored = self.ledger.stored_response(key)
+        stored, reversed_first = self.ledger.lookup(key)
         if stored is not None:
             return stored
         pan = req.get("2", "")
         masked = m.mask_pan(pan)
+        card_key = pan_hash(pan)
+        now = self.now()
+        card = self.ledger.card_state(
+            card_key,
+            now - float(self.rules.get("velocity", {}).get("window_seconds", 3600)),
+            now - float(self.rules.get("aml", {}).get("window_seconds", 600)),
+        )
         amount = int(req.get("4", "0"))
         pc = req.get("3", "000000")[:2]
         credit = pc in CREDIT_CODES
@@ -125,7 +142,7 @@ class Issuer:
         if mti == "0220" or checked is None:
             code, de55 = "00", None  # an advice reports a done deal: it cannot be declined
         else:
-            code, de55 = self._decide(req, pan, amount, pc, checked)
+            code, de55 = self._decide(req, pan, amount, pc, checked, card)
         rrn = self._next_rrn()
         extra["de37"] = rrn
         if code == "00" and mti != "0220":
@@ -133,7 +150,6 @@ class Issuer:
         if de55:
             extra["de55"] = de55.hex().upper()
         response = m.encode(m.response_to(req, code, **extra))
-        reversed_first = self.ledger.reversal_for(key) is not None
         status = "approved" if code == "00" else "declined"
         if status == "approved" and reversed_first:
             status = "reversed"  # the reversal overtook its original: apply neither
@@ -143,7 +159,7 @@ class Issuer:
             mti=mti,
             terminal_id=req.get("41", "").strip(),
             stan=req["11"],
-            pan_hash=_hash(pan),
+            pan_hash=card_key if pan else None,
             pan_masked=masked,
             processing_code=req.get("3"),
             amount_minor=amount,
@@ -154,31 +170,32 @@ class Issuer:
             rrn=rrn,
             status=status,
             response=response,
-            created=self.now(),
+            created=now,
         )
         if status == "approved":
-            self.ledger.adjust_balance(
-                pan, masked, amount if credit else -amount, self._opening_balance(pan)
+            self.ledger.adjust_balance_by_hash(
+                card_key, masked, amount if credit else -amount, self._opening_balance(pan)
             )
-        self._aml(txn_id, pan, masked, amount)
+        # this request is in the AML window too
+        self._aml(txn_id, masked, amount, card.recent_requests + 1)
         return response
 
-    def _card_checks(self, req: m.IsoDoc) -> _Checked:
+    def _card_checks(self, req: m.IsoDoc, icc_objects: list[tlv.Tlv]) -> CardChecks:
         """Stateless checks: processing code, PAN, BIN, expiry, ARQC, online PIN."""
         pan = req.get("2", "")
         psn = req.get("23", "000")[-2:]
         if req.get("3", "000000")[:2] not in m.PROCESSING_CODES.values():
-            return _Checked("12")
+            return CardChecks("12")
         if not pan or not luhn_ok(pan):
-            return _Checked("14")
+            return CardChecks("14")
         keys = issuer_for_pan(pan)
         if keys is None:
-            return _Checked("15")
+            return CardChecks("15")
         if pan in self.rules.get("blocked_pans", []):
-            return _Checked("05")
+            return CardChecks("05")
         if self._expired(req.get("14")):
-            return _Checked("54")
-        icc = tlv.flatten(m.icc_data(req))
+            return CardChecks("54")
+        icc = tlv.flatten(icc_objects)
         arqc = icc.get(0x9F26)
         sk: bytes | None = None
         if req.get("22", "")[:2] in ("05", "07") or arqc is not None:
@@ -192,19 +209,19 @@ class Issuer:
                 ok = False
             if not ok:
                 log.info("ARQC verification failed for %s", m.mask_pan(pan))
-                return _Checked("05")
+                return CardChecks("05")
         if "52" in req and not self._pin_ok(req, pan):
-            return _Checked("55", sk, icc, arqc)
+            return CardChecks("55", sk, icc, arqc)
         if "62" in req and not biometric.verified(req["62"], pan):
-            return _Checked(str(self.rules.get("biometric_decline_code", "05")), sk, icc, arqc)
-        return _Checked(None, sk, icc, arqc)
+            return CardChecks(str(self.rules.get("biometric_decline_code", "05")), sk, icc, arqc)
+        return CardChecks(None, sk, icc, arqc)
 
     def _decide(
-        self, req: m.IsoDoc, pan: str, amount: int, pc: str, checked: _Checked
+        self, req: m.IsoDoc, pan: str, amount: int, pc: str, checked: CardChecks, card: CardState
     ) -> tuple[str, bytes | None]:
         if checked.session_key is None and checked.code is not None:
             return checked.code, None  # refused before the ARQC: no ARPC
-        code = checked.code or self._rules_code(pan, amount, pc)
+        code = checked.code or self._rules_code(pan, amount, pc, card)
         de55 = None
         sk, icc, arqc = checked.session_key, checked.icc, checked.arqc
         if sk is not None and arqc is not None:
@@ -216,21 +233,19 @@ class Issuer:
                 de55 += self._scripts(pan, psn, icc[0x9F36], arqc)
         return code, de55
 
-    def _rules_code(self, pan: str, amount: int, pc: str) -> str:
+    def _rules_code(self, pan: str, amount: int, pc: str, card: CardState) -> str:
         suffix = self.rules.get("amount_suffix_codes", {}).get(f"{amount % 100:02d}")
         if suffix:
             return str(suffix)
         if pc in CREDIT_CODES:
             return "00"
         velocity = self.rules.get("velocity", {})
-        count, total = self.ledger.card_activity(
-            pan, self.now() - float(velocity.get("window_seconds", 3600))
-        )
-        if count >= int(velocity.get("max_count", 1 << 30)):
+        if card.approved_debits >= int(velocity.get("max_count", 1 << 30)):
             return "65"
-        if total + amount > int(velocity.get("max_amount_minor", 1 << 62)):
+        if card.approved_debit_amount + amount > int(velocity.get("max_amount_minor", 1 << 62)):
             return "61"
-        if amount > self.ledger.balance(pan, self._opening_balance(pan)):
+        balance = self._opening_balance(pan) if card.balance is None else card.balance
+        if amount > balance:
             return "51"
         return "00"
 
@@ -297,12 +312,11 @@ class Issuer:
             )
         return out
 
-    def _aml(self, txn_id: int, pan: str, masked: str, amount: int) -> None:
+    def _aml(self, txn_id: int, masked: str, amount: int, count: int) -> None:
+        """Alerts, never declines: a large amount, or ``count`` card requests in the window."""
         aml = self.rules.get("aml", {})
         if amount >= int(aml.get("large_amount_minor", 1 << 62)):
             self.ledger.add_alert(txn_id, masked, f"large amount {amount}")
-        since = self.now() - float(aml.get("window_seconds", 600))
-        count = self.ledger.card_count(pan, since)
         if count > int(aml.get("max_count", 1 << 30)):
             self.ledger.add_alert(txn_id, masked, f"{count} transactions in the window")
 

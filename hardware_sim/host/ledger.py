@@ -83,6 +83,16 @@ class LedgerRow:
     status: str
 
 
+@dataclass(frozen=True)
+class CardState:
+    """What the issuer rules read of one card before deciding (see :meth:`Ledger.card_state`)."""
+
+    approved_debits: int
+    approved_debit_amount: int
+    recent_requests: int
+    balance: int | None
+
+
 class Ledger:
     """Thread-safe SQLite ledger (``:memory:`` or a file path)."""
 
@@ -195,6 +205,42 @@ class Ledger:
                 "SELECT response FROM transactions WHERE dedupe_key = ?", (dedupe_key,)
             ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
+
+    def lookup(self, dedupe_key: str) -> tuple[bytes | None, bool]:
+        """One read for a card request: (its stored response if already answered, whether a
+        reversal naming it as the original arrived first)."""
+        stored: bytes | None = None
+        reversed_first = False
+        with self.lock:
+            for is_self, response in self._db.execute(
+                "SELECT dedupe_key = ?1, response FROM transactions "
+                "WHERE dedupe_key = ?1 OR (original_key = ?1 AND kind = 'reversal')",
+                (dedupe_key,),
+            ):
+                if is_self:
+                    stored = bytes(response) if response is not None else None
+                else:
+                    reversed_first = True
+        return stored, reversed_first
+
+    def card_state(self, key: str, velocity_since: float, recent_since: float) -> CardState:
+        """The card ``key`` (a PAN hash) as the rules see it, in one indexed read: approved
+        debits since ``velocity_since`` (count and amount), card requests of any outcome since
+        ``recent_since`` (the AML window), and the account balance (None: not yet opened)."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT "
+                "COALESCE(SUM(status = 'approved' AND signed_minor > 0 AND created >= ?2), 0), "
+                "COALESCE(SUM(CASE WHEN status = 'approved' AND signed_minor > 0 "
+                "AND created >= ?2 THEN amount_minor ELSE 0 END), 0), "
+                "COALESCE(SUM(kind IN ('authorisation', 'financial', 'advice') "
+                "AND created >= ?3), 0), "
+                "(SELECT balance_minor FROM accounts WHERE pan_hash = ?1) "
+                "FROM transactions WHERE pan_hash = ?1 AND created >= MIN(?2, ?3)",
+                (key, velocity_since, recent_since),
+            ).fetchone()
+        balance = None if row[3] is None else int(row[3])
+        return CardState(int(row[0]), int(row[1]), int(row[2]), balance)
 
     def seen(self, dedupe_key: str) -> bool:
         with self.lock:

@@ -45,7 +45,7 @@ from acquirer_client import mac
 from acquirer_client import messages as m
 from acquirer_client.framing import FrameDecoder, FramingError, frame
 from hardware_sim.host.config import HostConfig
-from hardware_sim.host.issuer import CARD_KINDS, Issuer, original_key
+from hardware_sim.host.issuer import CARD_KINDS, CardChecks, Issuer, original_key
 from hardware_sim.host.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,20 @@ FAULTS = ("delay", "drop_before", "drop_after", "garble", "twice", "late_after_r
 HANDSHAKE_TIMEOUT = 5.0
 IDLE_TIMEOUT = 300.0
 REVERSAL_POLL_SECONDS = 0.01
+
+
+HOLDING_FAULTS = ("delay", "late_after_reversal")  # the answer is held; later ones wait
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A request decoded and checked outside the ledger lock, waiting for its ledger step."""
+
+    request: m.IsoDoc
+    mac_key: bytes | None
+    fault: str | None
+    checked: CardChecks | None
+    refusal: bytes | None = None  # answered before the ledger (bad MAC: response code 63)
 
 
 @dataclass(frozen=True)
@@ -175,33 +189,65 @@ class HostSimulator:
         self._ready[terminal] = None
 
     def _flush(self) -> None:
-        """Answer every ready terminal's waiting messages in one ledger group, then send."""
+        """Answer every ready terminal's waiting messages: decode and check them (no lock),
+        run their ledger steps in one ledger group, then sign and send once it committed."""
         terminals, self._ready = list(self._ready), {}
-        actions: list[tuple[_Terminal, Answer]] = []
+        batch: list[tuple[_Terminal, _Pending | Answer]] = []
+        for terminal in terminals:
+            while terminal.waiting and not terminal.held and not terminal.closed:
+                item = self._prepare_safely(terminal.waiting.popleft())
+                batch.append((terminal, item))
+                if isinstance(item, Answer) or item.fault == "drop_after":
+                    break  # the connection closes after this one
+                if item.fault in HOLDING_FAULTS:
+                    terminal.held = True  # later messages wait behind the held answer
+                    break
+        if not batch:
+            return
+        done: list[tuple[_Terminal, _Pending | Answer, bytes | Answer | None]] = []
+        failed: set[_Terminal] = set()
         try:
             with self.ledger.group():
-                for terminal in terminals:
-                    while terminal.waiting and not terminal.held and not terminal.closed:
-                        answer = self._answer_safely(terminal.waiting.popleft())
-                        actions.append((terminal, answer))
-                        if answer.close:
-                            break
-                        if answer.delay or answer.wait_for_reversal is not None:
-                            terminal.held = True
+                for terminal, item in batch:
+                    if terminal in failed:
+                        continue  # its connection closes: later requests are not processed
+                    outcome = None if isinstance(item, Answer) else self._complete_safely(item)
+                    if isinstance(outcome, Answer):
+                        failed.add(terminal)
+                    done.append((terminal, item, outcome))
         except sqlite3.Error as exc:  # the commit failed: nothing of this group happened
             log.error("ledger commit failed, closing %d connections: %s", len(terminals), exc)
             for terminal in terminals:
                 terminal.close()
             return
         self.groups += 1
-        self.grouped += len(actions)
-        for terminal, answer in actions:
-            terminal.dispatch(answer)
+        self.grouped += len(done)
+        for terminal, item, outcome in done:
+            if isinstance(item, Answer):
+                terminal.dispatch(item)
+            elif isinstance(outcome, Answer):
+                terminal.dispatch(outcome)
+            elif outcome is not None:
+                terminal.dispatch(self._deliver_safely(item, outcome))
 
-    def _answer_safely(self, message: bytes) -> Answer:
+    def _prepare_safely(self, message: bytes) -> _Pending | Answer:
         try:
-            return self.answer(message)
+            return self.prepare(message)
         except Exception:  # a host bug must not take the other terminals' answers down
+            log.exception("host failed on one request; closing that connection")
+            return Answer(None, close=True)
+
+    def _complete_safely(self, pending: _Pending) -> bytes | Answer:
+        try:
+            return self.complete(pending)
+        except Exception:
+            log.exception("host failed on one request; closing that connection")
+            return Answer(None, close=True)
+
+    def _deliver_safely(self, pending: _Pending, response: bytes) -> Answer:
+        try:
+            return self.deliver(pending, response)
+        except Exception:
             log.exception("host failed on one request; closing that connection")
             return Answer(None, close=True)
 
@@ -209,8 +255,18 @@ class HostSimulator:
 
     def answer(self, message: bytes) -> Answer:
         """Process one framed message's body (money moves here) and say how to answer."""
+        pending = self.prepare(message)
+        if isinstance(pending, Answer):
+            return pending
+        response = self.complete(pending)
+        if isinstance(response, Answer):
+            return response
+        return self.deliver(pending, response)
+
+    def prepare(self, message: bytes) -> _Pending | Answer:
+        """Step 1, no ledger: decode, pick the fault, verify the MAC, check ARQC and PIN."""
         try:
-            request = m.decode(message)
+            request, icc = m.decode_with_icc(message)
         except m.MessageError as exc:
             self.unreadable_messages += 1
             log.info("closing a connection after an unreadable message: %s", exc)
@@ -222,24 +278,39 @@ class HostSimulator:
         fault = self._fault_for(request)
         if fault == "drop_before":
             return Answer(None, close=True)
+        if mac_key is not None:
+            try:
+                mac.verify(mac_key, message, doc=request)
+            except m.MessageError as exc:
+                log.info("refused %s: %s", m.describe(request), exc)
+                self.mac_failures += 1
+                refusal = m.encode(m.response_to(request, "63"))
+                return _Pending(request, mac_key, fault, None, refusal)
         try:
-            if mac_key is not None:
-                try:
-                    mac.verify(mac_key, message)
-                except m.MessageError as exc:
-                    log.info("refused %s: %s", m.describe(request), exc)
-                    self.mac_failures += 1
-                    response = m.encode(m.response_to(request, "63"))
-                else:
-                    response = self.issuer.handle(request)
-                response = mac.sign(mac_key, m.decode(response), response=True)
-            else:
-                response = self.issuer.handle(request)
+            checked = self.issuer.check(request, icc)
         except (m.MessageError, KeyError, ValueError) as exc:
             self.unreadable_messages += 1
             log.info("could not process %s: %s", m.describe(request), exc)
             return Answer(None, close=True)
+        return _Pending(request, mac_key, fault, checked)
+
+    def complete(self, pending: _Pending) -> bytes | Answer:
+        """Step 2, inside the ledger transaction: the issuer's decision; money moves here."""
+        if pending.refusal is not None:
+            return pending.refusal
+        try:
+            return self.issuer.handle(pending.request, pending.checked)
+        except (m.MessageError, KeyError, ValueError) as exc:
+            self.unreadable_messages += 1
+            log.info("could not process %s: %s", m.describe(pending.request), exc)
+            return Answer(None, close=True)
+
+    def deliver(self, pending: _Pending, response: bytes) -> Answer:
+        """Step 3, once the ledger committed: MAC the response and apply the armed fault."""
+        if pending.mac_key is not None:
+            response = mac.sign(pending.mac_key, m.decode(response), response=True)
         self.handled += 1
+        fault = pending.fault
         if fault == "drop_after":
             return Answer(None, close=True)
         if fault == "garble":
@@ -250,7 +321,7 @@ class HostSimulator:
         if fault == "delay":
             return Answer(payload, delay=self.config.fault_delay_seconds)
         if fault == "late_after_reversal":
-            return Answer(payload, wait_for_reversal=original_key(request))
+            return Answer(payload, wait_for_reversal=original_key(pending.request))
         return Answer(payload)
 
     def _mac_key(self, request: m.IsoDoc) -> bytes | None:

@@ -37,6 +37,8 @@ from acquirer_client.link import Connection, LinkConfig, TlsConfig
 from hardware_sim.host.config import HostTls
 from hardware_sim.host.testcards import luhn_complete, online_request
 
+PROBE_WAIT_SECONDS = 30.0  # clients keep their connections open until the end is measured
+
 
 class EchoServer:
     """Threaded length-prefixed echo server (same accept/TLS/framing path as the host)."""
@@ -140,18 +142,24 @@ def _drive(
     probe: Callable[[], None] = lambda: None,
     answers: list[bytes] | None = None,
 ) -> tuple[float, list[float]]:
-    """Run the clients; ``probe`` is called once every client is connected, and at the end.
+    """Run the clients; ``probe`` is called once every client is connected (before any is
+    let go), and again once every client has its last answer, before any connection closes
+    (so the server's per-connection threads are all still alive to be measured).
 
     Every answer is appended to ``answers`` when given (checked after the timed run)."""
     latencies: list[float] = []
     lock = threading.Lock()
     ready = threading.Barrier(len(batches) + 1)
+    go = threading.Event()
+    finished = threading.Barrier(len(batches) + 1)
+    measured = threading.Event()
     errors: list[BaseException] = []
 
     def client(batch: list[bytes]) -> None:
-        conn = Connection(link)
         mine: list[float] = []
+        conn: Connection | None = None
         try:
+            conn = Connection(link)
             conn.exchange(
                 m.encode(
                     {"t": "0800", "11": "000001", "7": "0101000000", "41": "WARMUP00", "70": "301"}
@@ -160,8 +168,9 @@ def _drive(
         except Exception as exc:  # noqa: BLE001 - reported after the run
             errors.append(exc)
         ready.wait()
+        go.wait()
         try:
-            for message in batch:
+            for message in batch if conn is not None and not errors else ():
                 t0 = time.perf_counter()
                 answer = conn.exchange(message)
                 mine.append(time.perf_counter() - t0)
@@ -170,27 +179,38 @@ def _drive(
         except Exception as exc:  # noqa: BLE001 - reported after the run
             errors.append(exc)
         finally:
-            conn.close()
             with lock:
                 latencies.extend(mine)
+            finished.wait()
+            measured.wait(PROBE_WAIT_SECONDS)
+            if conn is not None:
+                conn.close()
 
     threads = [threading.Thread(target=client, args=(b,)) for b in batches]
     for t in threads:
         t.start()
     ready.wait()
-    start = time.perf_counter()
     probe()
-    for t in threads:
-        t.join()
+    start = time.perf_counter()
+    go.set()
+    finished.wait()
     elapsed = time.perf_counter() - start
     probe()
+    measured.set()
+    for t in threads:
+        t.join()
     if errors:
         raise RuntimeError(f"{len(errors)} benchmark clients failed: {errors[0]}")
     return elapsed, latencies
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of ``pid`` and its children (pre-forked workers), from /proc."""
+    """On-CPU time of ``pid`` and its children (pre-forked workers), every live thread.
+
+    Read from ``/proc/PID/task/TID/schedstat`` (nanoseconds, Linux): the tick-sampled
+    utime/stime of ``/proc/PID/stat`` lagged by tens of milliseconds for a process with many
+    threads, which is the whole run at 64 clients.
+    """
     total = 0
     found = False
     try:
@@ -198,15 +218,20 @@ def _cpu_seconds(pid: int) -> float | None:
             if not entry.name.isdigit():
                 continue
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
-            if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: parent pid
-                found = found or int(entry.name) == pid
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-    except (OSError, ValueError, IndexError):
+            if int(entry.name) != pid and parent != pid:
+                continue
+            found = found or int(entry.name) == pid
+            for task in (entry / "task").iterdir():
+                try:
+                    total += int((task / "schedstat").read_text().split()[0])
+                except (OSError, IndexError, ValueError):
+                    continue  # a thread that ended meanwhile
+    except OSError:
         return None
-    return total / os.sysconf("SC_CLK_TCK") if found else None
+    return total / 1e9 if found else None
 
 
 def _approved_with_arpc(doc: m.IsoDoc) -> bool:

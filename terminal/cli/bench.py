@@ -82,6 +82,12 @@ def register(sub: Any) -> None:
             p.add_argument("--requests", type=int, default=2000, help="requests per run")
             p.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
             p.add_argument("--workers", type=int, default=1, help="host worker processes")
+            p.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")
+            p.add_argument(
+                "--memory-ledger",
+                action="store_true",
+                help="host ledger in memory instead of a file",
+            )
         else:
             p.add_argument("--apdus", type=int, default=2000)
         p.set_defaults(handler={"host": bench_host, "pcsc": bench_pcsc, "nfc": bench_nfc}[name])
@@ -211,7 +217,9 @@ def bench_host(args: argparse.Namespace) -> int:
     from hardware_sim.host.bench import main as host_bench
 
     argv = ["--clients", args.clients, "--requests", str(args.requests)]
-    argv += ["--workers", str(args.workers)] + (["--plain"] if args.plain else [])
+    argv += ["--workers", str(args.workers), "--runs", str(args.runs)]
+    argv += ["--plain"] if args.plain else []
+    argv += ["--memory-ledger"] if args.memory_ledger else []
     return host_bench(argv)
 
 

@@ -26,6 +26,7 @@ from emv.errors import (
 
 MAX_TAG_BYTES = 4
 MAX_DEPTH = 16
+_PADDING = b"\x00\xff"
 
 
 def tag_is_constructed(tag: int) -> bool:
@@ -66,7 +67,7 @@ def encode_length(length: int) -> bytes:
     raise ValueError("length too large for EMV BER-TLV")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tlv:
     """One decoded data object.  ``children`` is set for constructed objects."""
 
@@ -87,6 +88,14 @@ class Tlv:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"Tlv({tag_hex(self.tag)}, {self.value.hex().upper()})"
+
+
+# The decoder builds ``Tlv`` instances through the slot descriptors, as the generated
+# frozen ``__init__`` does through ``object.__setattr__``, but at about half the cost.
+_new_object = object.__new__
+_set_tag = Tlv.__dict__["tag"].__set__
+_set_value = Tlv.__dict__["value"].__set__
+_set_children = Tlv.__dict__["children"].__set__
 
 
 def encode(tag: int, value: bytes) -> bytes:
@@ -140,60 +149,111 @@ def read_length(data: bytes, offset: int) -> tuple[int, int]:
     return int.from_bytes(data[offset : offset + count], "big"), offset + count
 
 
-def _iter_objects(data: bytes, base: int, depth: int) -> Iterator[Tlv]:
+def _decode_objects(data: bytes, base: int, depth: int) -> list[Tlv]:
+    """Decode the data objects of ``data`` (a template's value, or the whole input).
+
+    ``base`` is the offset of ``data`` in the caller's input.  Single-byte tags, two-byte
+    tags (B1) and short-form lengths (B2) are decoded inline; every other case goes
+    through :func:`read_tag`/:func:`read_length`, so errors read exactly as theirs (their
+    offsets are relative to ``data``).  Templates recurse in document order.
+    """
     if depth > MAX_DEPTH:
         raise TlvTagError("templates nested too deeply", base)
+    out: list[Tlv] = []
+    append = out.append
     offset = 0
     end = len(data)
     while offset < end:
-        if data[offset] in (0x00, 0xFF):
+        first = data[offset]
+        if first == 0x00 or first == 0xFF:  # B1: padding before/between/after objects
             offset += 1
             continue
         tag_start = offset
-        tag, offset = read_tag(data, offset)
-        length, offset = read_length(data, offset)
-        if offset + length > end:
+        offset += 1
+        if first & 0x1F != 0x1F:  # B1: single-byte tag
+            tag = first
+        elif offset < end and data[offset] < 0x80:  # B1: two-byte tag (9F02, 5F2A, BF0C)
+            tag = (first << 8) | data[offset]
+            offset += 1
+        else:
+            tag, offset = read_tag(data, tag_start)
+        if offset < end and data[offset] < 0x80:  # B2: short form
+            length = data[offset]
+            offset += 1
+        else:
+            length, offset = read_length(data, offset)
+        value_end = offset + length
+        if value_end > end:
             raise TlvTruncatedError(
                 f"value of tag {tag_hex(tag)} needs {length} bytes, {end - offset} left",
                 base + tag_start,
             )
-        value = bytes(data[offset : offset + length])
-        children = None
-        if tag_is_constructed(tag):
-            children = tuple(_iter_objects(value, base + offset, depth + 1))
-        offset += length
-        yield Tlv(tag, value, children)
+        value = data[offset:value_end]
+        if first & 0x20:  # b6 of the first tag byte: constructed (B1)
+            children = tuple(_decode_objects(value, base + offset, depth + 1))
+        else:
+            children = None
+        obj = _new_object(Tlv)  # == Tlv(tag, value, children), see _set_tag
+        _set_tag(obj, tag)
+        _set_value(obj, value)
+        _set_children(obj, children)
+        append(obj)
+        offset = value_end
+    return out
 
 
 def decode(data: bytes) -> list[Tlv]:
     """Decode a sequence of data objects (with optional 00/FF padding between them)."""
-    return list(_iter_objects(bytes(data), 0, 0))
+    if type(data) is not bytes:
+        data = bytes(data)
+    return _decode_objects(data, 0, 0)
 
 
 def decode_single(data: bytes, expected_tag: int | None = None) -> Tlv:
-    """Decode exactly one data object, rejecting anything after it but padding."""
-    data = bytes(data)
+    """Decode exactly one data object, rejecting anything after it but padding (B1)."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    size = len(data)
     offset = 0
-    while offset < len(data) and data[offset] in (0x00, 0xFF):
+    while offset < size and data[offset] in (0x00, 0xFF):  # B1: leading padding
         offset += 1
-    if offset >= len(data):
+    if offset >= size:
         raise TlvTruncatedError("no data object", offset)
-    tag, value_offset = read_tag(data, offset)
-    length, value_offset = read_length(data, value_offset)
+    # Tag (B1) and length (B2) as in _decode_objects: common forms inline, others delegated.
+    first = data[offset]
+    value_offset = offset + 1
+    if first & 0x1F != 0x1F:
+        tag = first
+    elif value_offset < size and data[value_offset] < 0x80:
+        tag = (first << 8) | data[value_offset]
+        value_offset += 1
+    else:
+        tag, value_offset = read_tag(data, offset)
+    if value_offset < size and data[value_offset] < 0x80:
+        length = data[value_offset]
+        value_offset += 1
+    else:
+        length, value_offset = read_length(data, value_offset)
     end = value_offset + length
-    if end > len(data):
+    if end > size:
         raise TlvTruncatedError(
-            f"value of tag {tag_hex(tag)} needs {length} bytes, {len(data) - value_offset} left",
+            f"value of tag {tag_hex(tag)} needs {length} bytes, {size - value_offset} left",
             offset,
         )
-    for i in range(end, len(data)):
-        if data[i] not in (0x00, 0xFF):
-            raise TlvTrailingDataError(f"unexpected bytes after tag {tag_hex(tag)}", i)
+    if end < size:  # B1: only padding may follow
+        junk = data[end:].lstrip(_PADDING)
+        if junk:
+            raise TlvTrailingDataError(
+                f"unexpected bytes after tag {tag_hex(tag)}", size - len(junk)
+            )
     value = data[value_offset:end]
     children = None
-    if tag_is_constructed(tag):
-        children = tuple(_iter_objects(value, value_offset, 1))
-    obj = Tlv(tag, value, children)
+    if first & 0x20:  # b6 of the first tag byte: constructed (B1)
+        children = tuple(_decode_objects(value, value_offset, 1))
+    obj = _new_object(Tlv)  # == Tlv(tag, value, children), see _set_tag
+    _set_tag(obj, tag)
+    _set_value(obj, value)
+    _set_children(obj, children)
     if expected_tag is not None and tag != expected_tag:
         raise TlvTagError(f"expected tag {tag_hex(expected_tag)}, found {tag_hex(tag)}", offset)
     return obj

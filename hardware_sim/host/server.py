@@ -1,10 +1,15 @@
 """The host simulator's network side: one asyncio event loop serving every terminal.
 
 Frames are 2-byte length prefixed (``acquirer_client.framing``).  TLS 1.3 with mutual
-authentication is asyncio's (``loop.create_server(ssl=...)``).  The loop runs in one background
-thread; requests are processed inline, one at a time, so the ledger sees no lock contention and
-no thread switches (the thread-per-connection server it replaces spent most of its time handing
-the GIL and the ledger lock between 64 threads).
+authentication runs on non-blocking ``ssl.SSLSocket`` s driven by the loop
+(``hardware_sim.host.transport``: OpenSSL reads and writes the socket itself, instead of
+asyncio's pure-Python TLS layer).  The loop runs in one background thread; requests are
+processed inline, so the ledger sees no lock contention and no thread switches.
+
+Each request goes in three steps: :meth:`HostSimulator.prepare` (decode, fault, MAC, ARQC and
+PIN checks: no ledger), :meth:`HostSimulator.complete` (the issuer's decision and the money,
+inside the ledger transaction) and :meth:`HostSimulator.deliver` (MAC the answer, apply the
+fault), so pre-forked workers sharing one ledger file hold its lock only for the middle step.
 
 Group commit: every request that arrived in one turn of the event loop (typically one per busy
 terminal) is processed inside one ledger transaction (:meth:`Ledger.group`, a savepoint per
@@ -47,6 +52,7 @@ from acquirer_client.framing import FrameDecoder, FramingError, frame
 from hardware_sim.host.config import HostConfig
 from hardware_sim.host.issuer import CARD_KINDS, CardChecks, Issuer, original_key
 from hardware_sim.host.ledger import Ledger
+from hardware_sim.host.transport import start_server
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +132,12 @@ class HostSimulator:
         # created on the loop's own thread: start() may be called from inside another running
         # event loop (the Textual cashier app starts an embedded host)
         serving = asyncio.run_coroutine_threadsafe(
-            loop.create_server(
+            start_server(
+                loop,
                 lambda: _Terminal(self),
                 sock=listener,
-                ssl=self._context,
+                ssl_context=self._context,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT if self._context else None,
-                backlog=1024,
             ),
             loop,
         )

@@ -283,7 +283,7 @@ def _one(
 
 def run(
     client_counts: Sequence[int] = (1, 16, 64),
-    total: int = 2000,
+    total: int = 8000,
     tls: bool = True,
     workers: int = 1,
     runs: int = 1,
@@ -337,7 +337,7 @@ def report(rows: list[BenchRow]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pos bench host")
     parser.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per run")
+    parser.add_argument("--requests", type=int, default=8000, help="requests per run")
     parser.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
     parser.add_argument("--workers", type=int, default=1, help="host worker processes")
     parser.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")

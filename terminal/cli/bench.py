@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
         p = inner.add_parser(name, help=text)
         if name == "host":
             p.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
-            p.add_argument("--requests", type=int, default=2000, help="requests per run")
+            p.add_argument("--requests", type=int, default=8000, help="requests per run")
             p.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
             p.add_argument("--workers", type=int, default=1, help="host worker processes")
             p.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")

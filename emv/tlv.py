@@ -219,21 +219,10 @@ def decode_single(data: bytes, expected_tag: int | None = None) -> Tlv:
         offset += 1
     if offset >= size:
         raise TlvTruncatedError("no data object", offset)
-    # Tag (B1) and length (B2) as in _decode_objects: common forms inline, others delegated.
+    # one header per call: the inline fast paths only pay off in _decode_objects' loop
     first = data[offset]
-    value_offset = offset + 1
-    if first & 0x1F != 0x1F:
-        tag = first
-    elif value_offset < size and data[value_offset] < 0x80:
-        tag = (first << 8) | data[value_offset]
-        value_offset += 1
-    else:
-        tag, value_offset = read_tag(data, offset)
-    if value_offset < size and data[value_offset] < 0x80:
-        length = data[value_offset]
-        value_offset += 1
-    else:
-        length, value_offset = read_length(data, value_offset)
+    tag, value_offset = read_tag(data, offset)
+    length, value_offset = read_length(data, value_offset)
     end = value_offset + length
     if end > size:
         raise TlvTruncatedError(

@@ -9,7 +9,8 @@ Durability of a file ledger: WAL journal with ``synchronous=NORMAL``.  A commit 
 that was answered; a power cut or kernel crash may lose the last commits since the previous
 WAL fsync (at checkpoint, which a background thread runs every half second).  That is the
 trade-off accepted for a simulator (``FULL`` would add an fsync per commit); with group commit
-(:meth:`Ledger.group`) an fsync would be paid once per event-loop turn, not per request.  ``:memory:`` ledgers (unit tests) keep nothing at all.
+(:meth:`Ledger.group`) an fsync would be paid once per event-loop turn, not per request.
+``:memory:`` ledgers (unit tests) keep nothing at all.
 """
 
 from __future__ import annotations
@@ -292,25 +293,6 @@ class Ledger:
     def set_status(self, txn_id: int, status: str) -> None:
         with self.lock:
             self._db.execute("UPDATE transactions SET status = ? WHERE id = ?", (status, txn_id))
-
-    def card_activity(self, pan: str, since: float) -> tuple[int, int]:
-        """(count, total amount) of approved debits on this card since ``since``."""
-        with self.lock:
-            row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(amount_minor), 0) FROM transactions "
-                "WHERE pan_hash = ? AND created >= ? AND status = 'approved' AND signed_minor > 0",
-                (pan_hash(pan), since),
-            ).fetchone()
-        return int(row[0]), int(row[1])
-
-    def card_count(self, pan: str, since: float) -> int:
-        with self.lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM transactions WHERE pan_hash = ? AND created >= ? "
-                "AND kind IN ('authorisation', 'financial', 'advice')",
-                (pan_hash(pan), since),
-            ).fetchone()
-        return int(row[0])
 
     def add_alert(self, txn_id: int, masked: str, reason: str) -> None:
         with self.lock:

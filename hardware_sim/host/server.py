@@ -42,9 +42,10 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from acquirer_client import mac
 from acquirer_client import messages as m
@@ -55,6 +56,7 @@ from hardware_sim.host.ledger import Ledger
 from hardware_sim.host.transport import start_server
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FAULTS = ("delay", "drop_before", "drop_after", "garble", "twice", "late_after_reversal")
 HANDSHAKE_TIMEOUT = 5.0
@@ -201,7 +203,7 @@ class HostSimulator:
         batch: list[tuple[_Terminal, _Pending | Answer]] = []
         for terminal in terminals:
             while terminal.waiting and not terminal.held and not terminal.closed:
-                item = self._prepare_safely(terminal.waiting.popleft())
+                item = self._guarded(self.prepare, terminal.waiting.popleft())
                 batch.append((terminal, item))
                 if isinstance(item, Answer) or item.fault == "drop_after":
                     break  # the connection closes after this one
@@ -210,14 +212,17 @@ class HostSimulator:
                     break
         if not batch:
             return
-        done: list[tuple[_Terminal, _Pending | Answer, bytes | Answer | None]] = []
+        done: list[tuple[_Terminal, _Pending | None, bytes | Answer]] = []
         failed: set[_Terminal] = set()
         try:
             with self.ledger.group():
                 for terminal, item in batch:
                     if terminal in failed:
                         continue  # its connection closes: later requests are not processed
-                    outcome = None if isinstance(item, Answer) else self._complete_safely(item)
+                    if isinstance(item, Answer):
+                        done.append((terminal, None, item))
+                        continue
+                    outcome = self._guarded(self.complete, item)
                     if isinstance(outcome, Answer):
                         failed.add(terminal)
                     done.append((terminal, item, outcome))
@@ -228,46 +233,20 @@ class HostSimulator:
             return
         self.groups += 1
         self.grouped += len(done)
-        for terminal, item, outcome in done:
-            if isinstance(item, Answer):
-                terminal.dispatch(item)
-            elif isinstance(outcome, Answer):
-                terminal.dispatch(outcome)
-            elif outcome is not None:
-                terminal.dispatch(self._deliver_safely(item, outcome))
+        for terminal, pending, outcome in done:
+            if pending is not None and not isinstance(outcome, Answer):
+                outcome = self._guarded(self.deliver, pending, outcome)
+            terminal.dispatch(outcome)
 
-    def _prepare_safely(self, message: bytes) -> _Pending | Answer:
+    def _guarded(self, step: Callable[..., _T], *args: Any) -> _T | Answer:
+        """Run one request's step; a host bug closes that connection only, never the others."""
         try:
-            return self.prepare(message)
-        except Exception:  # a host bug must not take the other terminals' answers down
-            log.exception("host failed on one request; closing that connection")
-            return Answer(None, close=True)
-
-    def _complete_safely(self, pending: _Pending) -> bytes | Answer:
-        try:
-            return self.complete(pending)
-        except Exception:
-            log.exception("host failed on one request; closing that connection")
-            return Answer(None, close=True)
-
-    def _deliver_safely(self, pending: _Pending, response: bytes) -> Answer:
-        try:
-            return self.deliver(pending, response)
+            return step(*args)
         except Exception:
             log.exception("host failed on one request; closing that connection")
             return Answer(None, close=True)
 
     # ------------------------------------------------------------------ one request
-
-    def answer(self, message: bytes) -> Answer:
-        """Process one framed message's body (money moves here) and say how to answer."""
-        pending = self.prepare(message)
-        if isinstance(pending, Answer):
-            return pending
-        response = self.complete(pending)
-        if isinstance(response, Answer):
-            return response
-        return self.deliver(pending, response)
 
     def prepare(self, message: bytes) -> _Pending | Answer:
         """Step 1, no ledger: decode, pick the fault, verify the MAC, check ARQC and PIN."""

@@ -62,9 +62,12 @@ def application_cryptogram(icc_master_key: bytes, values: Mapping[int, bytes]) -
     return cryptogram_with_session_key(session_key, values)
 
 
-def cryptogram_with_session_key(session_key: bytes, values: Mapping[int, bytes]) -> bytes:
-    """Book 2 8.1.2 when the caller already holds SK_AC (a host checks ARQC and ARPC with one)."""
-    return retail_mac(session_key, cryptogram_input(values))
+def cryptogram_with_session_key(
+    session_key: bytes, values: Mapping[int, bytes], tdes: des.EcbEncryptor | None = None
+) -> bytes:
+    """Book 2 8.1.2 when the caller already holds SK_AC (a host checks ARQC and ARPC with one;
+    ``tdes`` is its kept TDES context under SK_AC, see :func:`crypto.mac.retail_mac`)."""
+    return retail_mac(session_key, cryptogram_input(values), tdes=tdes)
 
 
 def arpc_method_1(icc_master_key: bytes, atc: bytes, arqc: bytes, arc: bytes) -> bytes:
@@ -72,7 +75,11 @@ def arpc_method_1(icc_master_key: bytes, atc: bytes, arqc: bytes, arc: bytes) ->
     return arpc_method_1_with_session_key(derive_common_session_key(icc_master_key, atc), arqc, arc)
 
 
-def arpc_method_1_with_session_key(session_key: bytes, arqc: bytes, arc: bytes) -> bytes:
+def arpc_method_1_with_session_key(
+    session_key: bytes, arqc: bytes, arc: bytes, tdes: des.EcbEncryptor | None = None
+) -> bytes:
+    """Book 2 8.2.1 under SK_AC (``tdes``: a kept TDES context under it, if the caller has one)."""
     if len(arc) != 2 or len(arqc) != 8:
         raise ValueError("ARPC method 1 takes an 8-byte ARQC and a 2-byte ARC")
-    return des.encrypt_ecb(session_key, des.xor(arqc, arc + bytes(6)))
+    block = des.xor(arqc, arc + bytes(6))
+    return tdes.encrypt(block) if tdes else des.encrypt_ecb(session_key, block)

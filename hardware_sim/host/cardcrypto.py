@@ -7,7 +7,8 @@ Only the arrangement is the host's own; every primitive is ``crypto``'s:
   a card that comes back (the next purchase, a retry) costs no derivation.  Derived keys live
   in process memory only, like the TEST-ONLY issuer master keys they come from.
 * The common session key (Book 2 A1.3.1) is derived once per request and serves both the ARQC
-  check (Book 2 8.1.2) and ARPC method 1 (Book 2 8.2.1).
+  check (Book 2 8.1.2) and ARPC method 1 (Book 2 8.2.1), through one kept TDES context
+  (:class:`SessionKey`): the ARQC's last MAC block and the ARPC are both TDES under SK_AC.
 
 ``tests/test_host_cardcrypto.py`` checks every function against ``crypto.emv_cryptogram``.
 """
@@ -39,19 +40,28 @@ def _issuer_cipher(issuer_master_key: bytes) -> des.EcbEncryptor:
     return des.EcbEncryptor(issuer_master_key)
 
 
-def session_key(icc_master_key: bytes, atc: bytes) -> bytes:
+class SessionKey:
+    """SK_AC of one request and its one TDES context (ARQC check, then ARPC)."""
+
+    __slots__ = ("key", "_tdes")
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self._tdes = des.EcbEncryptor(key)
+
+    def arqc_matches(self, values: Mapping[int, bytes], arqc: bytes) -> bool:
+        """True when ``arqc`` is the retail MAC of the cryptogram data under SK_AC.
+
+        Raises ``ValueError`` when a cryptogram data element is missing or has the wrong size.
+        """
+        expected = cryptogram_with_session_key(self.key, values, self._tdes)
+        return hmac.compare_digest(expected, arqc)
+
+    def arpc_method_1(self, arqc: bytes, arc: bytes) -> bytes:
+        """ARPC = DES3(SK)[ARQC xor (ARC || 00..00)] (Book 2 8.2.1)."""
+        return arpc_method_1_with_session_key(self.key, arqc, arc, self._tdes)
+
+
+def session_key(icc_master_key: bytes, atc: bytes) -> SessionKey:
     """SK_AC for this ATC: the common session key (Book 2 A1.3.1)."""
-    return derive_common_session_key(icc_master_key, atc)
-
-
-def arqc_matches(session_key: bytes, values: Mapping[int, bytes], arqc: bytes) -> bool:
-    """True when ``arqc`` is the retail MAC of the cryptogram data under ``session_key``.
-
-    Raises ``ValueError`` when a cryptogram data element is missing or has the wrong size.
-    """
-    return hmac.compare_digest(cryptogram_with_session_key(session_key, values), arqc)
-
-
-def arpc_method_1(session_key: bytes, arqc: bytes, arc: bytes) -> bytes:
-    """ARPC = DES3(SK)[ARQC xor (ARC || 00..00)] (Book 2 8.2.1)."""
-    return arpc_method_1_with_session_key(session_key, arqc, arc)
+    return SessionKey(derive_common_session_key(icc_master_key, atc))

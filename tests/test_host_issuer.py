@@ -321,3 +321,15 @@ def test_lookup_finds_the_stored_answer_and_a_reversal_that_came_first(issuer: I
     _send(issuer, req)
     stored, reversed_first = issuer.ledger.lookup(key)
     assert reversed_first and stored is not None and m.decode(stored)["39"] == "00"
+
+
+def test_rrn_date_and_expiry_follow_the_clock_across_midnight() -> None:
+    """The issuer keeps the local day between requests; a new day changes both uses of it."""
+    clock = [datetime(2026, 12, 31, 23, 59, 59).timestamp()]
+    issuer = Issuer(default_rules(), Ledger(), now=lambda: clock[0])
+    _, late = _auth(issuer, stan=1, amount_minor=1000, expiry_yymm="2612")
+    assert late["39"] == "00" and late["37"].startswith("26365")
+    clock[0] += 2  # 2027-01-01 00:00:01: a card that expired in December 2026 is now refused
+    _, early = _auth(issuer, stan=2, amount_minor=1000, expiry_yymm="2612")
+    assert early["39"] == "54" and early["37"].startswith("27001")
+    assert int(early["37"][6:]) == int(late["37"][6:]) + 1  # one sequence across the day

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from acquirer_client import messages as m
@@ -63,9 +63,37 @@ class CardChecks:
     """Outcome of the stateless card checks; ``code`` None means "go on to the rules"."""
 
     code: str | None
-    session_key: bytes | None = None  # set once the ARQC verified
+    session_key: cardcrypto.SessionKey | None = None  # set once the ARQC verified
     icc: dict[int, bytes] = field(default_factory=dict)
     arqc: bytes | None = None
+
+
+@dataclass(frozen=True)
+class LocalDay:
+    """The local calendar day a timestamp falls in, kept by the issuer until it ends: the RRN's
+    date digits and the expiry check need it on every request, and it changes once a day."""
+
+    start: float
+    end: float
+    rrn_date: str  # YYDDD, the Julian date the RRN starts with
+    year: int
+    month: int
+
+    @classmethod
+    def of(cls, timestamp: float) -> LocalDay:
+        day = datetime.fromtimestamp(timestamp).date()
+        midnight = datetime.combine(day, datetime.min.time())
+        following = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        return cls(
+            midnight.timestamp(),
+            following.timestamp(),
+            day.strftime("%y%j"),
+            day.year,
+            day.month,
+        )
+
+    def holds(self, timestamp: float) -> bool:
+        return self.start <= timestamp < self.end
 
 
 class Issuer:
@@ -84,6 +112,13 @@ class Issuer:
         self.now = now
         self._rrn = itertools.count(1)
         self._auth = itertools.count(1)
+        self._day = LocalDay.of(now())
+
+    def _today(self) -> LocalDay:
+        now = self.now()
+        if not self._day.holds(now):
+            self._day = LocalDay.of(now)
+        return self._day
 
     # ------------------------------------------------------------------ dispatch
 
@@ -204,7 +239,7 @@ class Issuer:
                     raise ValueError("no ARQC")
                 mk = cardcrypto.icc_master_key(keys.imk_ac, pan, psn)
                 sk = cardcrypto.session_key(mk, icc[0x9F36])
-                ok = cardcrypto.arqc_matches(sk, icc, arqc)
+                ok = sk.arqc_matches(icc, arqc)
             except (KeyError, ValueError):
                 ok = False
             if not ok:
@@ -226,7 +261,7 @@ class Issuer:
         sk, icc, arqc = checked.session_key, checked.icc, checked.arqc
         if sk is not None and arqc is not None:
             arc = code.encode("ascii")
-            arpc = cardcrypto.arpc_method_1(sk, arqc, arc)
+            arpc = sk.arpc_method_1(arqc, arc)
             de55 = tlv.encode(0x91, arpc + arc)
             if code == "00":
                 psn = req.get("23", "000")[-2:]
@@ -258,7 +293,7 @@ class Issuer:
     def _expired(self, yymm: str | None) -> bool:
         if not yymm or len(yymm) != 4:
             return False
-        today = datetime.fromtimestamp(self.now())
+        today = self._today()
         return (int(yymm[:2]), int(yymm[2:])) < (today.year % 100, today.month)
 
     def _pin_ok(self, req: m.IsoDoc, pan: str) -> bool:
@@ -321,8 +356,7 @@ class Issuer:
             self.ledger.add_alert(txn_id, masked, f"{count} transactions in the window")
 
     def _next_rrn(self) -> str:
-        today = datetime.fromtimestamp(self.now())
-        return f"{today.strftime('%y%j')}{self.worker}{next(self._rrn) % 1_000_000:06d}"
+        return f"{self._today().rrn_date}{self.worker}{next(self._rrn) % 1_000_000:06d}"
 
     # ------------------------------------------------------------------ reversals
 

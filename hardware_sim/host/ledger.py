@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     pan_hash TEXT PRIMARY KEY, pan_masked TEXT NOT NULL, balance_minor INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transactions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     dedupe_key TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     mti TEXT NOT NULL,
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS transactions (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS by_card ON transactions (pan_hash, created);
-CREATE INDEX IF NOT EXISTS by_original ON transactions (original_key);
+DROP INDEX IF EXISTS by_original;
+CREATE INDEX IF NOT EXISTS by_original_key ON transactions (original_key)
+    WHERE original_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS aml_alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     transaction_id INTEGER NOT NULL,
@@ -108,6 +110,7 @@ class Ledger:
         self._db.executescript(SCHEMA)
         self.lock = threading.RLock()
         self._in_group = False
+        self._insert_sql: dict[tuple[str, ...], str] = {}
         self._checkpointer: _Checkpointer | None = None
         if path != ":memory:":
             # the commit that crossed the WAL threshold used to copy the WAL back and fsync,
@@ -263,13 +266,14 @@ class Ledger:
 
     def record(self, **row: object) -> int:
         row.setdefault("created", time.time())
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+        columns = tuple(row)
+        sql = self._insert_sql.get(columns)
+        if sql is None:  # one statement text per column set (callers use a handful)
+            marks = ", ".join("?" for _ in columns)
+            sql = f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - fixed names
+            self._insert_sql[columns] = sql
         with self.lock:
-            cur = self._db.execute(
-                f"INSERT INTO transactions ({cols}) VALUES ({marks})",  # noqa: S608 - fixed names
-                tuple(row.values()),
-            )
+            cur = self._db.execute(sql, tuple(row.values()))
             return int(cur.lastrowid or 0)
 
     def set_response(self, txn_id: int, response: bytes) -> None:

@@ -69,6 +69,46 @@ def test_no_pcscd_gives_empty_list_and_one_sentence(tmp_path: Path) -> None:
     assert out["errors"][1] == out["reason"]  # unreachable pcscd wins over the name
 
 
+def test_a_pcscd_that_never_answers_gives_one_sentence_not_a_hang(tmp_path: Path) -> None:
+    """A daemon that accepts the connection and then stays silent (the hang once seen with a
+    reader driver stuck in its start-up): listing, states and opening a reader all give up
+    with the same sentence instead of blocking the caller for ever."""
+    sock_path = tmp_path / "silent" / "pcscd.comm"
+    out = run_python(
+        f"""
+        import json, socket, threading
+        from emv.errors import CardTransportError
+        from terminal.readers import pcsc
+        silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        import os; os.makedirs({str(sock_path.parent)!r})
+        silent.bind({str(sock_path)!r}); silent.listen(8)
+        held = []
+        threading.Thread(target=lambda: [held.append(silent.accept()) for _ in range(8)],
+                         daemon=True).start()
+        pcsc.ESTABLISH_TIMEOUT_SECONDS = 0.5
+        readers = pcsc.list_pcsc_readers()
+        states, states_reason = pcsc.pcsc_reader_states()
+        try:
+            pcsc.PcscReader(None)
+            error = None
+        except CardTransportError as exc:
+            error = str(exc)
+        print(json.dumps({{"readers": list(readers), "reason": readers.reason,
+                          "states": states, "states_reason": states_reason, "error": error,
+                          "connections": len(held)}}))
+        """,
+        env={"PCSCLITE_CSOCK_NAME": str(sock_path)},
+    )
+    sentence = (
+        "The PC/SC service pcscd did not answer within 0.5 s; restart it with "
+        "'sudo systemctl restart pcscd' and try again."
+    )
+    assert out["readers"] == [] and out["reason"] == sentence
+    assert (out["states"], out["states_reason"]) == ([], sentence)
+    assert out["error"] == sentence
+    assert out["connections"] >= 1  # the client did reach the silent daemon
+
+
 @pytest.mark.slow
 def test_private_daemon_start_stop_leaves_no_process() -> None:
     out = run_python(

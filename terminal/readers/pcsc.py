@@ -23,6 +23,7 @@ variable (read by libpcsclite once per process).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -82,15 +83,55 @@ def _no_service_sentence(hresult: int) -> str:
     )
 
 
+ESTABLISH_TIMEOUT_SECONDS = 10.0  # pcscd answers in milliseconds; this only bounds a hung one
+
+
+def _establish_context() -> tuple[Any, str | None]:
+    """``SCardEstablishContext``, bounded by :data:`ESTABLISH_TIMEOUT_SECONDS`.
+
+    A pcscd that accepts the connection but never answers (seen with a reader driver stuck in
+    its start-up) would block the caller for ever: a cashier's screen or ``pos doctor``.
+    Returns ``(context, None)`` or ``(None, one sentence)``; a context that arrives after the
+    caller gave up is released.
+    """
+    result: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+    abandoned = False
+
+    def establish() -> None:
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        with lock:
+            if not abandoned:
+                result.append((hresult, context))
+                return
+        if hresult == scard.SCARD_S_SUCCESS:
+            scard.SCardReleaseContext(context)
+
+    worker = threading.Thread(target=establish, name="pcsc-establish", daemon=True)
+    worker.start()
+    worker.join(ESTABLISH_TIMEOUT_SECONDS)
+    with lock:
+        if not result:
+            abandoned = True
+            return None, (
+                f"The PC/SC service pcscd did not answer within {ESTABLISH_TIMEOUT_SECONDS:g} s; "
+                "restart it with 'sudo systemctl restart pcscd' and try again."
+            )
+    hresult, context = result[0]
+    if hresult != scard.SCARD_S_SUCCESS:
+        return None, _no_service_sentence(hresult)
+    return context, None
+
+
 def list_pcsc_readers() -> ReaderList:
     """Names of the readers pcscd offers; ``[]`` with ``.reason`` when pcscd is unreachable.
 
     pyscard's ``smartcard.System.readers()`` raises ``EstablishContextException``
     (``SCARD_E_NO_SERVICE``) when pcscd is not running; this returns an empty list instead.
     """
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return ReaderList(reason=_no_service_sentence(hresult))
+    context, reason = _establish_context()
+    if reason is not None:
+        return ReaderList(reason=reason)
     try:
         hresult, names = scard.SCardListReaders(context, [])
         if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
@@ -117,9 +158,9 @@ def pcsc_reader_states() -> tuple[list[ReaderState], str | None]:
     names = list_pcsc_readers()
     if not names:
         return [], names.reason
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return [], _no_service_sentence(hresult)
+    context, reason = _establish_context()
+    if reason is not None:
+        return [], reason
     try:
         hresult, states = scard.SCardGetStatusChange(
             context, 0, [(name, scard.SCARD_STATE_UNAWARE) for name in names]
@@ -176,9 +217,9 @@ class PcscReader:
         self.atr: bytes | None = None
         self.protocol: int | None = None
         self._card: Any = None
-        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        if hresult != scard.SCARD_S_SUCCESS:
-            raise CardTransportError(_no_service_sentence(hresult))
+        context, reason = _establish_context()
+        if reason is not None:
+            raise CardTransportError(reason)
         self._context: Any = context
         readers = list_pcsc_readers()
         if readers.reason:

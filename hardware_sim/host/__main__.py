@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from hardware_sim.host import HostConfig, HostSimulator, test_tls
 from hardware_sim.host.bench import EchoServer
 from hardware_sim.host.config import default_rules
 from hardware_sim.host.ledger import Ledger
+from hardware_sim.signals import stop_on_signals, wait_for_stop
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,29 +62,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except sqlite3.Error as exc:
             print(f"host: cannot open ledger {args.ledger} ({exc}).", file=sys.stderr)
             return 2
+    stop = stop_on_signals()
     try:
         bound = server.start()
     except OSError as exc:
         print(f"host: cannot listen on {args.listen} ({exc.strerror}).", file=sys.stderr)
         return 2
     print(f"listening on {bound[0]}:{bound[1]}", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
+    wait_for_stop(stop)
     server.stop()
     return 0
 
 
 def _worker(config: HostConfig, listener: socket.socket) -> None:
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done = stop_on_signals()
     sim = HostSimulator(config)
     sim.start(listener)
-    done.wait()
+    wait_for_stop(done)
     sim.stop()
     os._exit(0)
 
@@ -108,12 +102,7 @@ def _prefork(config: HostConfig, workers: int) -> int:
         if pid == 0:  # worker
             _worker(replace(config, worker=number), listener)
         children.append(pid)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+    wait_for_stop(stop_on_signals())
     for pid in children:
         os.kill(pid, signal.SIGTERM)
     for pid in children:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import signal
 import socketserver
 import sys
 import threading
@@ -36,6 +35,7 @@ from typing import Any
 
 from emv import qr
 from hardware_sim.host.ledger import Ledger
+from hardware_sim.signals import stop_on_signals, wait_for_stop
 
 MAX_WAIT = 30.0
 MAX_LINE = 8192
@@ -352,14 +352,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"qr host: cannot listen on {args.listen} ({exc.strerror}).", file=sys.stderr)
         return 2
+    stop = stop_on_signals()
     bound = service.start()
     print(f"qr host listening on {bound[0]}:{bound[1]}", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
-        pass
+    wait_for_stop(stop)
     service.stop()
     return 0
 

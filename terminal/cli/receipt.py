@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from typing import Any
 
+from hardware_sim.signals import stop_on_signals
 from terminal.cli.sim_devices import _sim_subparsers
 from terminal.config import load_settings
 from terminal.errors import UsageError
@@ -90,9 +89,7 @@ def serve_printer(args: argparse.Namespace) -> int:
             raise UsageError("--tcp takes HOST:PORT, e.g. 127.0.0.1:9100")
         device = TcpPrinter(firmware, host, int(port))
         where = "tcp {}:{}".format(*device.address)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     device.start()
     print(f"ESC/POS printer on {where}; paper {'out' if args.paper_out else 'loaded'}; "
           "Ctrl-C stops", flush=True)  # fmt: skip

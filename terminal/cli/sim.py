@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from typing import Any
 
+from hardware_sim.signals import stop_on_signals
 from terminal.errors import UsageError, UserFacingError
 
 
@@ -82,13 +81,6 @@ def load_any_card(name: str) -> Any:
         raise UsageError(f"unknown card profile '{name}'; known profiles: {names}") from None
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 def run_host(args: argparse.Namespace) -> int:
     from hardware_sim.host.__main__ import main as host_main
 
@@ -99,7 +91,7 @@ def run_host(args: argparse.Namespace) -> int:
 
 def serve_card(args: argparse.Namespace) -> int:
     card = load_any_card(args.profile)
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     if args.vpcd:
         host, _, port = args.vpcd.rpartition(":")
         if not port.isdigit():

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 from typing import Any
 
+from hardware_sim.signals import stop_on_signals, wait_for_stop
 from terminal.errors import UsageError
 
 PIN_ACTIONS = ("pin", "cancel", "bypass", "timeout", "silent", "disconnect", "garble")
@@ -63,14 +62,6 @@ def _check_link(path: str) -> None:
         raise UsageError(f"--pty {path} exists and is not a symlink; choose another path")
 
 
-def _stop_event() -> threading.Event:
-    """Installed before the device appears, so a SIGTERM right after is a clean stop."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
 def serve_pinpad(args: argparse.Namespace) -> int:
     _check_link(args.pty)
     if not (args.pin.isdigit() and 4 <= len(args.pin) <= 12):
@@ -83,10 +74,10 @@ def serve_pinpad(args: argparse.Namespace) -> int:
             raise UsageError(f"--script action '{action}' is not one of {', '.join(PIN_ACTIONS)}")
     from hardware_sim.pinpad import SimulatedPinPad
 
-    stop = _stop_event()
+    stop = stop_on_signals()
     with SimulatedPinPad(pin=args.pin, script=script, link_path=args.pty) as pad:
         print(f"PIN pad {pad.model} on {args.pty} ({pad.dev.path}); TEST keys; Ctrl-C stops")
-        stop.wait()
+        wait_for_stop(stop)
     return 0
 
 
@@ -99,11 +90,11 @@ def serve_fingerprint(args: argparse.Namespace) -> int:
     for finger in [args.finger, *args.enrol]:
         if finger not in known:
             raise UsageError(f"finger '{finger}' is unknown; known fingers: {', '.join(known)}")
-    stop = _stop_event()
+    stop = stop_on_signals()
     with SimulatedFingerprintSensor(finger=args.finger, link_path=args.pty) as sensor:
         for page, finger in enumerate(args.enrol):
             sensor.enrol(page, finger)
         print(f"fingerprint sensor on {args.pty} ({sensor.dev.path}), finger {args.finger}; "
               "Ctrl-C stops")  # fmt: skip
-        stop.wait()
+        wait_for_stop(stop)
     return 0

@@ -1,0 +1,93 @@
+"""A simulator told to stop stops, whichever of its threads the kernel hands the SIGTERM to.
+
+The kernel may deliver a process-directed signal to any thread.  CPython then only trips a
+flag; the main thread must come back to the interpreter to run the handler.  These tests
+send SIGTERM straight to a *serving* thread (tgkill), the case that left ``pos sim pinpad``
+running for ever in CI, and expect a clean exit 0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from terminal.peripherals.pinpad import SerialPinPad
+
+EXIT_WAIT = 60  # generous: a slow machine must not fail this; the old bug never exited
+
+
+def _serving_threads(pid: int) -> list[int]:
+    """Thread ids of ``pid`` other than its main thread (waits until there is one)."""
+    for _ in range(400):
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+        if tids:
+            return tids
+        time.sleep(0.05)
+    raise AssertionError("the simulator started no serving thread")
+
+
+def _sigterm_thread(pid: int, tid: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, tid, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=EXIT_WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_pinpad_stops_when_the_signal_lands_on_its_serving_thread(tmp_path: Path) -> None:
+    link = tmp_path / "pinpad"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "terminal", "sim", "pinpad", "--pty", str(link)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(400):
+            if link.is_symlink():
+                break
+            time.sleep(0.05)
+        with SerialPinPad.open(str(link)) as pad:
+            assert pad.status().model == "SIM-PP100"
+        _sigterm_thread(proc.pid, _serving_threads(proc.pid)[0])
+    finally:
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "PIN pad SIM-PP100 on" in out
+    assert not link.exists()
+
+
+def test_host_stops_when_the_signal_lands_on_a_server_thread() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardware_sim.host", "--plain", "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith("listening on 127.0.0.1:"), ready
+        _sigterm_thread(proc.pid, _serving_threads(proc.pid)[0])
+    finally:
+        out, err = _finish(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_wait_for_stop_returns_once_set_from_another_thread() -> None:
+    from hardware_sim.signals import wait_for_stop
+
+    stop = threading.Event()
+    threading.Timer(0.05, stop.set).start()
+    wait_for_stop(stop)
+    assert stop.is_set()

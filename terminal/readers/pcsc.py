@@ -133,14 +133,19 @@ def list_pcsc_readers() -> ReaderList:
     if reason is not None:
         return ReaderList(reason=reason)
     try:
-        hresult, names = scard.SCardListReaders(context, [])
-        if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
-            return ReaderList(reason="pcscd is running but no reader is connected; plug one in.")
-        if hresult != scard.SCARD_S_SUCCESS:
-            return ReaderList(reason=f"pcscd could not list its readers ({_message(hresult)}).")
-        return ReaderList([str(n) for n in names])
+        return _reader_names(context)
     finally:
         scard.SCardReleaseContext(context)
+
+
+def _reader_names(context: Any) -> ReaderList:
+    """``SCardListReaders`` on a context the caller already holds."""
+    hresult, names = scard.SCardListReaders(context, [])
+    if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
+        return ReaderList(reason="pcscd is running but no reader is connected; plug one in.")
+    if hresult != scard.SCARD_S_SUCCESS:
+        return ReaderList(reason=f"pcscd could not list its readers ({_message(hresult)}).")
+    return ReaderList([str(n) for n in names])
 
 
 @dataclass(frozen=True)
@@ -155,13 +160,13 @@ class ReaderState:
 
 def pcsc_reader_states() -> tuple[list[ReaderState], str | None]:
     """Every reader with its card status, or ``([], reason)`` when pcscd is unreachable."""
-    names = list_pcsc_readers()
-    if not names:
-        return [], names.reason
     context, reason = _establish_context()
     if reason is not None:
         return [], reason
     try:
+        names = _reader_names(context)
+        if not names:
+            return [], names.reason
         hresult, states = scard.SCardGetStatusChange(
             context, 0, [(name, scard.SCARD_STATE_UNAWARE) for name in names]
         )
@@ -221,7 +226,7 @@ class PcscReader:
         if reason is not None:
             raise CardTransportError(reason)
         self._context: Any = context
-        readers = list_pcsc_readers()
+        readers = _reader_names(context)
         if readers.reason:
             self._release_context()
             if reader_name is not None:

@@ -2,8 +2,11 @@
 
 ``PtyDevice`` opens a pty in raw mode, optionally publishes its slave path as a symlink (so
 ``pos sim pinpad --pty /tmp/pinpad`` gives the terminal a stable PATH), and offers byte
-reads with a timeout.  ``unplug()`` closes the master: the terminal's next read fails the
-way a pulled USB-serial cable does.
+reads with a timeout.  ``unplug()`` closes the master: the terminal's next read fails and
+the slave's /dev/pts node disappears, the way a pulled USB-serial cable does.  The device
+keeps its slave fd until :meth:`close`, so the kernel cannot hand the same /dev/pts/N to a
+new pty while this one is "unplugged" (a test that probes the dead path must not find a
+live device of a parallel test there).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import threading
 import time
 import tty
 from typing import Self
+
+#: Longest wait in :meth:`PtyDevice.unplug` for the kernel to remove the slave's node.
+UNPLUG_SETTLE_S = 5.0
 
 
 class PtyDevice:
@@ -61,16 +67,26 @@ class PtyDevice:
                 os.write(self.master, data)
 
     def unplug(self) -> None:
-        """Close both ends we hold: the terminal sees EIO/hang-up, like a pulled cable."""
+        """Close the master: the terminal sees EIO/hang-up and the path is gone, like a
+        pulled cable.  The slave fd stays open (until :meth:`close`) to hold the pty index."""
         if self.unplugged:
             return
         self.unplugged = True
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(self.master)
+        # A serving thread blocked in select() on the master holds the file open for up to
+        # one 50 ms slice after the close; the pty (and its node) is torn down only then.
+        # Return once the cable is truly "pulled", so a caller probing the path sees it gone.
+        deadline = time.monotonic() + UNPLUG_SETTLE_S
+        while os.path.exists(self.path) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close(self) -> None:
         self.unplug()
+        if self._slave >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._slave)
+            self._slave = -1
         if self.link_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.link_path)

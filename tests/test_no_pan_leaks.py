@@ -29,6 +29,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -421,8 +422,10 @@ async def test_no_pan_on_the_cashier_screen(tmp_path: Path) -> None:
         return "\n".join(parts)
 
     async def wait_for(pilot: object, name: str) -> None:
-        for _ in range(600):
-            if getattr(app.screen, "NAME", "") == name:
+        deadline = time.monotonic() + 90  # generous: a loaded CI machine must not fail this
+        while time.monotonic() < deadline:
+            # the name counts once the screen is composed and mounted (tests/tui_support.on)
+            if app.screen.is_mounted and getattr(app.screen, "NAME", "") == name:
                 seen[name] = screen_text()
                 return
             await pilot.pause(0.02)  # type: ignore[attr-defined]

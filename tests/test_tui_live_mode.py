@@ -15,14 +15,20 @@ import textwrap
 
 SCRIPT = textwrap.dedent(
     """
-    import asyncio, json
+    import asyncio, json, time
     from textual.widgets import Static
     from terminal.config import load_settings
     from terminal.tui.app import PosApp
     from terminal.tui.wiring import TerminalSession
 
     def on(app):
-        return getattr(app.screen, "NAME", "")
+        # "" until the screen is composed and mounted (see tests/tui_support.on)
+        return getattr(app.screen, "NAME", "") if app.screen.is_mounted else ""
+
+    async def wait_for(app, pilot, names):
+        deadline = time.monotonic() + 90  # generous: a loaded CI machine must not fail this
+        while on(app) not in names and time.monotonic() < deadline:
+            await pilot.pause(0.02)
 
     async def main():
         app = PosApp(TerminalSession(load_settings(None), demo=False))
@@ -31,15 +37,12 @@ SCRIPT = textwrap.dedent(
             for key in "1234":
                 await pilot.press(key)
             await pilot.press("enter")
-            await pilot.pause()
+            await wait_for(app, pilot, ("card",))
             seen["card_screen"] = on(app)
             seen["status"] = str(app.screen.query_one("#reader-status", Static).content)
             seen["help"] = str(app.screen.query_one("#card-help", Static).content)
             await pilot.press("enter")
-            for _ in range(500):
-                if on(app) in ("error", "result"):
-                    break
-                await pilot.pause(0.02)
+            await wait_for(app, pilot, ("error", "result"))
             seen["end_screen"] = on(app)
             seen["reason"] = str(app.screen.query_one("#reason", Static).content)
         print(json.dumps(seen))

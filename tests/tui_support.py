@@ -10,8 +10,14 @@ SIZE = (100, 30)
 
 
 def on(app: PosApp) -> str:
-    """The screen the cashier is looking at (each screen class has a NAME)."""
-    return getattr(app.screen, "NAME", "")
+    """The screen the cashier is looking at (each screen class has a NAME), once it is built.
+
+    A screen switched to from the payment worker is on the stack a moment before its widgets
+    are composed and its ``on_mount`` has run; until then it reads as "" so that
+    ``wait_for(pilot, lambda: on(app) == X)`` followed by a query never races the mount.
+    """
+    screen = app.screen
+    return getattr(screen, "NAME", "") if screen.is_mounted else ""
 
 
 def text(app: PosApp, selector: str) -> str:

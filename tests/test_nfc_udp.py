@@ -91,6 +91,9 @@ def field() -> Iterator[Field]:
 
 def test_activation_answers_rats_and_powers_the_card(field: Field) -> None:
     assert field.reader.uid == DEFAULT_UID
+    # the card counts the activation just after its ATS (see test_deselect_then_tap_again):
+    # the answer to a first APDU proves the count has been made
+    assert field.reader.transmit(SELECT_PPSE) == PPSE_FCI + b"\x90\x00"
     assert field.sim.stats.activations == 1
     assert field.card.power_ons == 1
 

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from hardware_sim.host.config import default_rules
+from tests.process_support import finish
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +86,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         assert line.startswith("listening on "), (line, proc.stderr and proc.stderr.read())
         yield Host(line.removeprefix("listening on ").strip(), ledger)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        finish(proc)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from acquirer_client.link import Connection, LinkConfig
 from hardware_sim.host import test_tls
 from hardware_sim.host.ledger import Ledger
 from hardware_sim.host.testcards import online_request
+from tests.process_support import finish
 
 
 def test_host_process_serves_tls_and_stops() -> None:
@@ -32,8 +33,8 @@ def test_host_process_serves_tls_and_stops() -> None:
             assert client.authorise(online_request(amount_minor=1234)).approved
             assert client.echo()["39"] == "00"
     finally:
-        proc.terminate()
-        assert proc.wait(10) == 0
+        finish(proc)
+    assert proc.returncode == 0
 
 
 def test_bad_listen_is_one_sentence() -> None:
@@ -77,8 +78,8 @@ def test_prefork_workers_share_one_ledger(tmp_path: Path) -> None:
             answers.append(Connection(link).exchange(request))
         assert len(set(answers)) == 1  # every retry replayed the one stored answer
     finally:
-        proc.terminate()
-        assert proc.wait(10) == 0
+        finish(proc)
+    assert proc.returncode == 0
     ledger = Ledger(str(ledger_path))
     assert [(r.kind, r.status) for r in ledger.rows()] == [("financial", "approved")]
     assert ledger.net_charged() == 700

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from hardware_sim.fingerprint import SimulatedFingerprintSensor
 from hardware_sim.pinpad import SimulatedPinPad
 from terminal.cli import main
 from terminal.peripherals.pinpad import SerialPinPad
+from tests.process_support import finish, wait_until
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -94,16 +94,12 @@ def test_pos_sim_pinpad_serves_on_the_named_link(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        for _ in range(200):
-            if link.is_symlink():
-                break
-            time.sleep(0.05)
+        assert wait_until(link.is_symlink)
         assert os.readlink(link).startswith("/dev/pts/")
         with SerialPinPad.open(str(link)) as pad:
             assert pad.status().model == "SIM-PP100"
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=60)  # generous: slow machines must not fail
+        out, _ = finish(proc)
     assert proc.returncode == 0
     assert "PIN pad SIM-PP100 on" in out
     assert not link.exists()  # the link is removed on exit

@@ -14,37 +14,26 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from terminal.peripherals.pinpad import SerialPinPad
-
-EXIT_WAIT = 60  # generous: a slow machine must not fail this; the old bug never exited
+from tests.process_support import finish, wait_until
 
 
 def _serving_threads(pid: int) -> list[int]:
     """Thread ids of ``pid`` other than its main thread (waits until there is one)."""
-    for _ in range(400):
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
-        if tids:
-            return tids
-        time.sleep(0.05)
-    raise AssertionError("the simulator started no serving thread")
+
+    def others() -> list[int]:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+
+    assert wait_until(lambda: bool(others())), "the simulator started no serving thread"
+    return others()
 
 
 def _sigterm_thread(pid: int, tid: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.tgkill(pid, tid, signal.SIGTERM) != 0:
         raise OSError(ctypes.get_errno(), "tgkill failed")
-
-
-def _finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    try:
-        return proc.communicate(timeout=EXIT_WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def test_pinpad_stops_when_the_signal_lands_on_its_serving_thread(tmp_path: Path) -> None:
@@ -54,15 +43,12 @@ def test_pinpad_stops_when_the_signal_lands_on_its_serving_thread(tmp_path: Path
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        for _ in range(400):
-            if link.is_symlink():
-                break
-            time.sleep(0.05)
+        assert wait_until(link.is_symlink)
         with SerialPinPad.open(str(link)) as pad:
             assert pad.status().model == "SIM-PP100"
         _sigterm_thread(proc.pid, _serving_threads(proc.pid)[0])
     finally:
-        out, err = _finish(proc)
+        out, err = finish(proc, terminate=False)  # the tgkill is the stop
     assert proc.returncode == 0, err
     assert "PIN pad SIM-PP100 on" in out
     assert not link.exists()
@@ -79,7 +65,7 @@ def test_host_stops_when_the_signal_lands_on_a_server_thread() -> None:
         assert ready.startswith("listening on 127.0.0.1:"), ready
         _sigterm_thread(proc.pid, _serving_threads(proc.pid)[0])
     finally:
-        out, err = _finish(proc)
+        out, err = finish(proc, terminate=False)  # the tgkill is the stop
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 

@@ -44,8 +44,11 @@ SYSTEM_RUN_DIR = Path("/run/pcscd")
 SYSTEM_SOCKET = SYSTEM_RUN_DIR / "pcscd.comm"
 SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
 PRIVATE_ENV = "POS_PCSCD_PRIVATE"  # "0" forces system mode, "1" private mode (default: auto)
-DEFAULT_PORT = 0x9C40  # 40000: away from the packaged vpcd slots on 35963/35964
-PORT_RANGE = range(40000, 41000, 2)
+# Private daemons' vpcd slots: away from the packaged 35963/35964 and below Linux's
+# ephemeral range (32768-60999 by default), so that no outgoing connection or bind(0) of a
+# parallel process can take a port between our free-port check and vpcd's bind.
+DEFAULT_PORT = 24000
+PORT_RANGE = range(24000, 25000, 2)
 MINIMAL_T1_ATR = bytes.fromhex("3B80800101")
 
 

@@ -8,8 +8,8 @@ and group the tests with ``@pytest.mark.xdist_group("pcscd")``.
 
 The daemon is private (own mount namespace, socket through ``PCSCLITE_CSOCK_NAME``) when the
 tests run as root, so it never collides with a system pcscd or with another worker.  Its vpcd
-slots use a free port pair in 40000-40999 (away from the packaged 35963/35964).  Card
-insertion and removal are awaited through pcscd's own status (``SCardGetStatusChange``), never
+slots use a free port pair in 24000-24999 (away from the packaged 35963/35964, and below the
+ephemeral range).  Card insertion and removal are awaited through pcscd's own status (``SCardGetStatusChange``), never
 with fixed sleeps, and with generous timeouts.
 """
 

@@ -116,7 +116,7 @@ def test_private_daemon_start_stop_leaves_no_process() -> None:
         import json, os
         from hardware_sim.pcscd import (PcscDaemon, PcscDaemonError, free_port_pair,
                                         list_readers, pid_alive)
-        daemon = PcscDaemon("Life Sim", free_port_pair(range(40400, 41000, 2)), private=True)
+        daemon = PcscDaemon("Life Sim", free_port_pair(range(25000, 25500, 2)), private=True)
         daemon.start(timeout=30)
         pid, socket_path = daemon.pid, daemon.socket_path
         listed = list_readers()
@@ -166,7 +166,7 @@ def test_system_mode_reuses_our_pcscd_and_refuses_a_foreign_one(
         import json
         from hardware_sim.pcscd import (PcscDaemon, PcscDaemonError, free_port_pair,
                                         list_readers, pid_alive)
-        port = free_port_pair(range(40600, 41000, 2))
+        port = free_port_pair(range(25500, 26000, 2))
         ours = PcscDaemon("Sys Sim", port, private=False)
         ours.start(timeout=30)
         again = PcscDaemon("Sys Sim", port, private=False)

@@ -16,6 +16,7 @@ from acquirer_client.link import LinkConfig
 from emv.ports import OnlineUnavailable
 from hardware_sim.host import HostConfig, embedded_host, test_tls
 from hardware_sim.host.testcards import luhn_complete, online_request
+from tests.net_support import refusing_tcp_port
 
 TERMINAL = m.TerminalIdentity("TERM0001", "MERCHANT000001", "123456")
 # The faulted request's timeout is under test; every other exchange on these links (a
@@ -92,12 +93,10 @@ def test_host_requires_client_certificate() -> None:
 
 
 def test_unreachable_host_is_unavailable_without_reversal() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    link = LinkConfig("127.0.0.1", port, plain_tcp=True, **FAST)
-    with _client(link) as client, pytest.raises(OnlineUnavailable, match="cannot reach"):
-        client.authorise(online_request())
+    with refusing_tcp_port() as port:
+        link = LinkConfig("127.0.0.1", port, plain_tcp=True, **FAST)
+        with _client(link) as client, pytest.raises(OnlineUnavailable, match="cannot reach"):
+            client.authorise(online_request())
     assert client.reversals.due() == []
 
 

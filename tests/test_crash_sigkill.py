@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Any
 import pytest
 
 from hardware_sim.host.config import default_rules
+from tests.net_support import refusing_tcp_port
 from tests.process_support import finish
 
 pytestmark = pytest.mark.slow
@@ -371,12 +371,6 @@ def test_sigkill_when_the_host_answer_is_lost(
 # ------------------------------------------------------------------ offline approval, advice later
 
 
-def _closed_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
-
-
 OFFLINE_STEPS = [
     ("started", "incomplete", 0),
     # The advice is parked before 'completed'; start-up recovery finishes the hand-off.
@@ -404,7 +398,9 @@ def test_sigkill_around_an_offline_approval_advice(
     """Host down, floor limit 50.00: sda_legacy approves 9.99 offline with a TC and a sealed
     0220 advice is queued; the advice reaches the host at recovery, exactly once."""
     term = Terminal(tmp_path, f"CRSH{next(_ids):04d}", host, offline=True)
-    assert_killed(term.pay("9.99", "--card", "sda_legacy", host=_closed_port(), crash=crash))
+    with refusing_tcp_port() as down:
+        killed = term.pay("9.99", "--card", "sda_legacy", host=f"127.0.0.1:{down}", crash=crash)
+    assert_killed(killed)
     done = term.recover()
     assert done.returncode == 0, (done.stdout, done.stderr)
     (row,) = assert_agree(term)

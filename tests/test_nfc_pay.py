@@ -10,6 +10,7 @@ import pytest
 from hardware_sim.contactless import load_contactless_card
 from hardware_sim.nfc_card import NfcType4ACard
 from terminal.cli import main
+from tests.net_support import silent_udp_port
 
 pytestmark = [pytest.mark.nfc]
 
@@ -54,18 +55,18 @@ def test_tap_through_nfcpy_udp(
 
 
 def test_no_card_in_the_field_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
-    port = free_udp_port()
-    code = main(
-        [
-            "pay",
-            "1.00",
-            "--reader",
-            f"nfc:udp:localhost:{port}",
-            "--plain-tcp",
-            "--card-timeout",
-            "1",
-        ]
-    )
+    with silent_udp_port() as port:
+        code = main(
+            [
+                "pay",
+                "1.00",
+                "--reader",
+                f"nfc:udp:localhost:{port}",
+                "--plain-tcp",
+                "--card-timeout",
+                "1",
+            ]
+        )
     _, err = capsys.readouterr()
     assert code == 1
     errors = [line for line in err.strip().splitlines() if "data key" not in line]

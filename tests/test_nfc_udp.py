@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from emv.errors import CardRemovedError, CardTransportError
 from hardware_sim.nfc_card import DEFAULT_UID, NfcCardSimError, NfcType4ACard
 from terminal.readers.nfc import CardNotPresentedError, NfcReader, bench_nfc
+from tests.net_support import silent_udp_port
 
 pytestmark = pytest.mark.nfc
 
@@ -163,12 +164,13 @@ def test_card_removed_mid_transaction_raises_card_removed() -> None:
 
 
 def test_no_card_in_field_gives_a_clear_timeout() -> None:
-    reader = NfcReader(f"udp:localhost:{free_udp_port()}")
-    try:
-        with pytest.raises(CardNotPresentedError, match=r"No contactless card was presented"):
-            reader.wait_for_card(0.2)
-    finally:
-        reader.close()
+    with silent_udp_port() as port:
+        reader = NfcReader(f"udp:localhost:{port}")
+        try:
+            with pytest.raises(CardNotPresentedError, match=r"No contactless card was presented"):
+                reader.wait_for_card(0.2)
+        finally:
+            reader.close()
 
 
 def test_slow_card_asks_for_waiting_time_extension(field: Field) -> None:

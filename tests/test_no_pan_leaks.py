@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from terminal.journal import contains_pan, luhn_valid
+from tests.net_support import refusing_tcp_port
 
 pytestmark = pytest.mark.slow  # ~17 pos subprocesses and a Textual pilot: 15-30 s
 
@@ -111,12 +111,6 @@ class Day:
             for p in sorted(self.data_dir.rglob("*"))
             if p.is_file()
         }
-
-
-def _closed_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 class Runner:
@@ -219,7 +213,14 @@ def _in_process_sales(day: Day) -> None:
 
 
 @pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
+def down() -> Iterator[str]:
+    """A host address that refuses connections for the whole module (the host is down)."""
+    with refusing_tcp_port() as port:
+        yield f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory, down: str) -> Iterator[Day]:
     base = tmp_path_factory.mktemp("pan-scan")
     day = Day(base / "pos-data")
     run = Runner(day)
@@ -232,7 +233,6 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
         '[[aid]]\naid = "A0000000031010"\nlabel = "VISA"\napplication_version = "0096"\n'
         "floor_limit = 5000\n"
     )
-    down = _closed_port()
     run("offline advice", "pay", "9.99", "--card", "sda_legacy", "--config", str(offline),
         "--host", down, "--plain-tcp", "--json")  # fmt: skip
 

@@ -27,6 +27,7 @@ from terminal.qrpay import (
     recover_qr_payments,
 )
 from terminal.receipts import receipt_from_journal, render_text
+from tests.net_support import refusing_tcp_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,11 +169,11 @@ def test_crash_before_the_answer_is_recovered_from_the_host(
 
 
 def test_unreachable_host_is_one_sentence(journal: Journal) -> None:
-    with QrPaymentHost() as gone:
-        address = gone.address
-    payments = QrPayments(build_settings({}, "t"), journal, QrHostLink(*address, timeout=2))
-    with pytest.raises(QrHostUnreachable, match="cannot reach the QR payment host"):
-        payments.create(100)
+    with refusing_tcp_port() as port:
+        link = QrHostLink("127.0.0.1", port, timeout=2)
+        payments = QrPayments(build_settings({}, "t"), journal, link)
+        with pytest.raises(QrHostUnreachable, match="cannot reach the QR payment host"):
+            payments.create(100)
     with pytest.raises(QrPaymentError, match="above zero"):
         payments.create(0)
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from terminal.tui.screens.devices import printer_state
+from tests.net_support import refusing_tcp_port
 
 PAPER_PRESENT = 0x12  # DLE EOT 4 answer: fixed bits only
 PAPER_OUT = 0x12 | 0x60  # bits 5-6: paper roll end detected
@@ -66,10 +67,8 @@ def test_no_printer_outside_demo_is_red_with_what_to_do(monkeypatch):
 
 
 def test_unreachable_printer_is_red():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    state = printer_state(SimpleNamespace(printer=f"tcp:127.0.0.1:{port}", demo=False))
+    with refusing_tcp_port() as port:
+        state = printer_state(SimpleNamespace(printer=f"tcp:127.0.0.1:{port}", demo=False))
     assert not state.ok
     assert state.reason.startswith(f"The printer tcp:127.0.0.1:{port} cannot be opened (")
     assert state.reason.endswith("); check its cable and power.")

@@ -16,6 +16,7 @@ from terminal.config import load_settings
 from terminal.journal import contains_pan
 from terminal.tui.app import PosApp
 from terminal.tui.wiring import TerminalSession
+from tests.net_support import refusing_tcp_port
 from tests.tui_support import (
     SIZE,
     choose_card,
@@ -207,23 +208,19 @@ async def test_card_removed_mid_transaction():
 
 @pytest.mark.asyncio
 async def test_host_unreachable_says_what_to_do():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again below: nothing listens there
-    app = make_app(host_address=f"127.0.0.1:{port}", plain_tcp=True)
-    async with app.run_test(size=SIZE) as pilot:
-        await type_amount(pilot, "800")
-        await pilot.press("enter")
-        await choose_card(pilot, app, "mc_debit")
-        await enter_pin(pilot, app, "1234")
-        await wait_for(pilot, lambda: on(app) == "result")
-        assert text(app, "#headline") == "DECLINED"
-        assert text(app, "#reason") == (
-            "The bank could not be reached, so the payment was declined. "
-            "Check the network connection to the host and try again."
-        )
+    with refusing_tcp_port() as port:
+        app = make_app(host_address=f"127.0.0.1:{port}", plain_tcp=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await type_amount(pilot, "800")
+            await pilot.press("enter")
+            await choose_card(pilot, app, "mc_debit")
+            await enter_pin(pilot, app, "1234")
+            await wait_for(pilot, lambda: on(app) == "result")
+            assert text(app, "#headline") == "DECLINED"
+            assert text(app, "#reason") == (
+                "The bank could not be reached, so the payment was declined. "
+                "Check the network connection to the host and try again."
+            )
 
 
 @pytest.mark.asyncio

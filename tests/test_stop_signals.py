@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -77,3 +78,26 @@ def test_wait_for_stop_returns_once_set_from_another_thread() -> None:
     threading.Timer(0.05, stop.set).start()
     wait_for_stop(stop)
     assert stop.is_set()
+
+
+def test_prefork_host_stopped_right_after_it_says_listening_leaves_no_worker() -> None:
+    """SIGTERM at once after "listening": the parent must stop cleanly and take its workers
+    with it (before, the signal could land before the parent's handler: default action, the
+    parent died with -15 and the forked workers served on as orphans)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardware_sim.host", "--plain", "--listen", "127.0.0.1:0",
+         "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith("listening on 127.0.0.1:"), ready
+        proc.terminate()
+        port = int(ready.rsplit(":", 1)[1])
+    finally:
+        out, err = finish(proc, terminate=False)
+    assert proc.returncode == 0, err
+    # no worker is left accepting on the shared listener
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -74,11 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _worker(config: HostConfig, listener: socket.socket) -> None:
-    done = stop_on_signals()
+def _worker(config: HostConfig, listener: socket.socket, stop: threading.Event) -> None:
+    """One forked host process.  ``stop`` is the parent's event, inherited with its signal
+    handlers across the fork: a SIGTERM that arrives at any moment, even before this worker
+    got here, is a clean stop (it stays set in the copy)."""
     sim = HostSimulator(config)
     sim.start(listener)
-    wait_for_stop(done)
+    wait_for_stop(stop)
     sim.stop()
     os._exit(0)
 
@@ -94,15 +97,19 @@ def _prefork(config: HostConfig, workers: int) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"host: cannot start ({exc}).", file=sys.stderr)
         return 2
+    # Before "listening" and before the forks: a SIGTERM from then on stops the parent
+    # cleanly (never the default action, which would orphan the workers), and each worker
+    # inherits the same handlers and event.
+    stop = stop_on_signals()
     bound = listener.getsockname()
     print(f"listening on {bound[0]}:{bound[1]}", flush=True)
     children: list[int] = []
     for number in range(workers):
         pid = os.fork()
         if pid == 0:  # worker
-            _worker(replace(config, worker=number), listener)
+            _worker(replace(config, worker=number), listener, stop)
         children.append(pid)
-    wait_for_stop(stop_on_signals())
+    wait_for_stop(stop)
     for pid in children:
         os.kill(pid, signal.SIGTERM)
     for pid in children:

@@ -149,8 +149,15 @@ class VpcdSlot:
 
 
 @pytest.fixture
-def vpcd_slot(pcsc_daemon: PcscDaemon) -> Iterator[VpcdSlot]:
-    """Slot 0 of the session reader; every card still inserted is removed afterwards."""
+def vpcd_slot(pcsc_daemon: PcscDaemon, monkeypatch: pytest.MonkeyPatch) -> Iterator[VpcdSlot]:
+    """Slot 0 of the session reader; every card still inserted is removed afterwards.
+
+    A pulled card must read as removed, not as a link error, however slowly a loaded
+    machine's pcscd notices: the reader's removal settle time gets the presence timeout.
+    """
+    from terminal.readers import pcsc as pcsc_reader
+
+    monkeypatch.setattr(pcsc_reader, "REMOVAL_SETTLE_SECONDS", PRESENCE_TIMEOUT)
     slot = VpcdSlot(pcsc_daemon)
     try:
         yield slot

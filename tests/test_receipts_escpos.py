@@ -15,8 +15,22 @@ from hardware_sim.printer import EscPosPrinter, PtyPrinter, TcpPrinter, parse_fi
 from terminal.cli import main
 from terminal.journal import Journal, contains_pan
 from terminal.money import currency
-from terminal.receipts import PrinterError, PrinterOutOfPaper, print_receipt, render_escpos
+from terminal.receipts import (
+    PrinterError,
+    PrinterOutOfPaper,
+    escpos_out,
+    print_receipt,
+    render_escpos,
+)
 from terminal.receipts.model import Receipt
+
+
+@pytest.fixture(autouse=True)
+def _patient_status_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every simulated printer here answers its status requests; a late answer on a loaded
+    # machine must not read as "cannot ask" (which prints anyway, past a paper-out).
+    monkeypatch.setattr(escpos_out, "STATUS_TIMEOUT", 15.0)
+
 
 FIXED = ["--txn-datetime", "2026-11-24T10:30:00", "--unpredictable-number", "1A2B3C4D"]
 RECEIPT = Receipt(

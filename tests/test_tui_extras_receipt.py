@@ -13,6 +13,7 @@ import pytest
 from hardware_sim.printer import EscPosPrinter, TcpPrinter, parse_file
 from terminal.config import load_settings
 from terminal.journal import contains_pan
+from terminal.receipts import escpos_out
 from terminal.tui.app import PosApp
 from terminal.tui.screens.receipt import EMAIL_NOT_CONFIGURED
 from terminal.tui.wiring import TerminalSession
@@ -24,6 +25,9 @@ def _data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("POS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("POS_PRINTER", raising=False)
     monkeypatch.delenv("POS_RECEIPT_EMAIL", raising=False)
+    # Every simulated printer here answers its status requests; a late answer on a loaded
+    # machine must not read as "cannot ask" (which prints anyway, past a paper-out).
+    monkeypatch.setattr(escpos_out, "STATUS_TIMEOUT", 15.0)
 
 
 def make_app() -> PosApp:

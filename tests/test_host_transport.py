@@ -22,6 +22,7 @@ from acquirer_client.framing import FrameDecoder, frame
 from acquirer_client.link import Connection, LinkConfig, LinkError
 from hardware_sim.host import HostConfig, HostSimulator, embedded_host, server, test_tls
 from hardware_sim.host.transport import Server, start_server
+from tests.process_support import wait_until
 
 HOST_TLS, TERMINAL_TLS = test_tls()
 
@@ -303,15 +304,6 @@ def echo_client(port: int, tls: bool) -> socket.socket:
     return TERMINAL_TLS.context().wrap_socket(raw, server_hostname="localhost")
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
 def test_a_large_echo_is_buffered_and_arrives_whole_and_in_order(tls: bool) -> None:
     Echo.instances = []
@@ -330,7 +322,7 @@ def test_a_large_echo_is_buffered_and_arrives_whole_and_in_order(tls: bool) -> N
         assert bytes(received) == payload
         (echo,) = Echo.instances
         assert echo.most_buffered > 0  # the writer path was taken
-        assert wait_for(lambda: echo.events == ["made", "eof", "lost"])
+        assert wait_until(lambda: echo.events == ["made", "eof", "lost"])
 
 
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
@@ -348,7 +340,7 @@ def test_close_flushes_pending_data_then_closes(tls: bool) -> None:
             sock.close()
         assert bytes(received) == payload
         (echo,) = Echo.instances
-        assert wait_for(lambda: echo.events == ["made", "lost"])
+        assert wait_until(lambda: echo.events == ["made", "lost"])
 
 
 @pytest.mark.parametrize("tls", [True, False], ids=["tls", "plain"])
@@ -364,7 +356,7 @@ def test_connection_lost_once_whatever_ends_the_connection(tls: bool) -> None:
         buggy.sendall(b"boom")  # the protocol raises: that connection only is dropped
         assert closed_by_peer(buggy)
         buggy.close()
-        assert wait_for(lambda: sum(e.events.count("lost") for e in Echo.instances) == 3)
+        assert wait_until(lambda: sum(e.events.count("lost") for e in Echo.instances) == 3)
         kept.sendall(b"still here")
         assert kept.recv(100) == b"still here"
         survivor = next(e for e in Echo.instances if "lost" not in e.events)
@@ -373,7 +365,7 @@ def test_connection_lost_once_whatever_ends_the_connection(tls: bool) -> None:
         loop.call_soon_threadsafe(survivor.transport.abort)  # twice: still one connection_lost
         assert closed_by_peer(kept)
         kept.close()
-        assert wait_for(lambda: all(e.events.count("lost") == 1 for e in Echo.instances))
+        assert wait_until(lambda: all(e.events.count("lost") == 1 for e in Echo.instances))
         assert all(e.events[0] == "made" and e.events[-1] == "lost" for e in Echo.instances)
         assert srv.is_serving()
 
@@ -385,7 +377,7 @@ def test_one_worker_closing_leaves_a_shared_listener_serving() -> None:
         with echo_server(False, shared.dup()) as (first, port, loop):
             with echo_server(False, shared.dup()) as (_second, _, _):
                 loop.call_soon_threadsafe(first.close)
-                assert wait_for(lambda: not first.is_serving())
+                assert wait_until(lambda: not first.is_serving())
                 for _ in range(10):  # every one reaches the remaining worker
                     sock = echo_client(port, False)
                     try:
@@ -411,4 +403,4 @@ def test_many_clients_connecting_at_once_are_all_accepted() -> None:
         finally:
             for sock in socks:
                 sock.close()
-        assert wait_for(lambda: sum(e.events.count("lost") for e in Echo.instances) == 100)
+        assert wait_until(lambda: sum(e.events.count("lost") for e in Echo.instances) == 100)

@@ -55,15 +55,24 @@ def test_pinpad_stops_when_the_signal_lands_on_its_serving_thread(tmp_path: Path
     assert not link.exists()
 
 
-def test_host_stops_when_the_signal_lands_on_a_server_thread() -> None:
+def _start_host(*extra: str) -> tuple[subprocess.Popen[str], int]:
+    """A plain-TCP host simulator process, once it says it listens; and its port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hardware_sim.host", "--plain", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "hardware_sim.host", "--plain", "--listen", "127.0.0.1:0",
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert proc.stdout is not None
+    ready = proc.stdout.readline()
+    if not ready.startswith("listening on 127.0.0.1:"):
+        finish(proc)
+        raise AssertionError(f"the host did not start: {ready!r}")
+    return proc, int(ready.rsplit(":", 1)[1])
+
+
+def test_host_stops_when_the_signal_lands_on_a_server_thread() -> None:
+    proc, _ = _start_host()
     try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        assert ready.startswith("listening on 127.0.0.1:"), ready
         _sigterm_thread(proc.pid, _serving_threads(proc.pid)[0])
     finally:
         out, err = finish(proc, terminate=False)  # the tgkill is the stop
@@ -84,19 +93,9 @@ def test_prefork_host_stopped_right_after_it_says_listening_leaves_no_worker() -
     """SIGTERM at once after "listening": the parent must stop cleanly and take its workers
     with it (before, the signal could land before the parent's handler: default action, the
     parent died with -15 and the forked workers served on as orphans)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hardware_sim.host", "--plain", "--listen", "127.0.0.1:0",
-         "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
-        assert ready.startswith("listening on 127.0.0.1:"), ready
-        proc.terminate()
-        port = int(ready.rsplit(":", 1)[1])
-    finally:
-        out, err = finish(proc, terminate=False)
+    proc, port = _start_host("--workers", "2")
+    proc.terminate()
+    _, err = finish(proc, terminate=False)
     assert proc.returncode == 0, err
     # no worker is left accepting on the shared listener
     with socket.socket() as probe:

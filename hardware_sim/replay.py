@@ -138,13 +138,17 @@ def replay_from_trace(
     trace: list[dict[str, str]], atr: bytes | str = "3B 80 80 01 01"
 ) -> dict[str, Any]:
     """Turn a ``pos pay --trace`` list of ``{"command": hex, "response": hex}`` into a replay
-    file dict whose commands match exactly."""
+    file dict whose commands match exactly (a PIN command's ``??`` bytes match any PIN)."""
     atr_hex = atr.hex().upper() if isinstance(atr, bytes) else "".join(atr.split()).upper()
     exchanges = []
     for i, item in enumerate(trace):
         if not isinstance(item, dict) or "command" not in item or "response" not in item:
             raise ReplayFileError(f"trace entry {i} needs 'command' and 'response'")
-        command = _hex(item["command"], f"trace entry {i} command").hex().upper()
+        command = "".join(str(item["command"]).split()).upper()
+        try:  # hex, or hex with ?? where the trace hid a PIN block's bytes
+            CommandPattern.parse(command)
+        except ValueError as exc:
+            raise ReplayFileError(f"trace entry {i} command: {exc}") from None
         response = _hex(item["response"], f"trace entry {i} response").hex().upper()
         entry = {"command": command, "response": response}
         if "sealed" in item:  # the terminal's sealed copy of a masked response travels along

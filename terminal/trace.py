@@ -7,6 +7,11 @@ and last 4 digits, everything else becomes ``FF``/``*``), so the TLV structure s
 readable.  The untouched response travels beside it as ``sealed``: AES-256-GCM under this
 terminal's data key (``terminal.datakey``), so ``--card-trace`` can replay the exact bytes on
 the terminal that recorded them, and nobody else can read them.
+
+A command that carries a PIN — VERIFY (EMV Book 3 §6.5.12: a plaintext or enciphered PIN
+block) and PIN CHANGE/UNBLOCK (Book 3 §6.5.10, INS 24) — keeps its header and Lc, and every
+data byte is written ``??``: the replay file's "any byte" (``hardware_sim.replay``), so the
+trace still replays and no PIN is ever printed or stored.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from emv import tlv
 from emv.errors import TlvError
 from terminal.errors import UsageError
 
-SENSITIVE_TAGS = {0x5A, 0x56, 0x57, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x9F0B}
+# 99: Transaction PIN Data (EMV Book 3 Annex A) - only ever in terminal-built data.
+SENSITIVE_TAGS = {0x5A, 0x56, 0x57, 0x9F6B, 0x9F1F, 0x9F20, 0x5F20, 0x9F0B, 0x99}
+# INS codes whose command data is a PIN block: VERIFY, PIN CHANGE/UNBLOCK.
+PIN_COMMAND_INS = {0x20, 0x24}
 _AAD = b"pos-trace-v1"
 
 
@@ -57,6 +65,16 @@ def mask_response(response: bytes) -> bytes:
     return body + sw
 
 
+def mask_command(command: bytes) -> str:
+    """The command as trace hex; a PIN-carrying command's data bytes become ``??``."""
+    if len(command) < 6 or command[1] not in PIN_COMMAND_INS:
+        return command.hex()
+    lc = command[4]
+    if lc == 0 or len(command) < 5 + lc:  # extended or malformed: hide everything after P2
+        return command[:4].hex() + "??" * (len(command) - 4)
+    return command[:5].hex() + "??" * lc + command[5 + lc :].hex()
+
+
 def _key() -> bytes:
     from terminal.datakey import load_or_create
     from terminal.runtime import data_dir
@@ -71,7 +89,7 @@ def trace_entries(exchanges: list[Any]) -> list[dict[str, str]]:
     for exchange in exchanges:
         response = bytes(exchange.response)
         masked = mask_response(response)
-        entry = {"command": exchange.command.hex(), "response": masked.hex()}
+        entry = {"command": mask_command(bytes(exchange.command)), "response": masked.hex()}
         if masked != response:
             aead = aead or AESGCM(_key())
             nonce = os.urandom(12)

@@ -456,3 +456,28 @@ async def test_no_pan_on_the_cashier_screen(tmp_path: Path) -> None:
     journal_files = {p.name: p.read_bytes() for p in tmp_path.rglob("journal.sqlite*")}
     assert journal_files
     assert not {n: leaks(d) for n, d in journal_files.items() if leaks(d)}
+
+
+def test_trace_hides_pin_blocks_but_keeps_every_other_command() -> None:
+    from terminal.trace import mask_command
+
+    plain_pin = bytes.fromhex("0020008008241234FFFFFFFFFF")
+    assert mask_command(plain_pin) == "0020008008" + "??" * 8
+    enciphered = bytes.fromhex("0020008810") + bytes(range(16))
+    assert mask_command(enciphered) == "0020008810" + "??" * 16
+    pin_change = bytes.fromhex("8424000210") + bytes(16) + b"\x00"  # script command with Le
+    assert mask_command(pin_change) == "8424000210" + "??" * 16 + "00"
+    assert mask_command(bytes.fromhex("0020008000")) == "0020008000"  # no data: nothing to hide
+    assert mask_command(bytes.fromhex("80AE8000")) == "80ae8000"
+    select = bytes.fromhex("00A4040007A000000003101000")
+    assert mask_command(select) == select.hex()
+
+
+def test_decode_tlv_masks_transaction_pin_data() -> None:
+    from terminal.cli import main
+
+    buffer = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "stdout", buffer)
+        assert main(["decode", "tlv", "99084761739001010119"]) == 0
+    assert "4761739001010119" not in buffer.getvalue() and "99" in buffer.getvalue()

@@ -40,6 +40,9 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
     code, out, _ = run(capsys, "pay", "12.34", "--json", "--trace", *FIXED)
     assert code == 0
     first = json.loads(out)
+    # the enciphered offline PIN's VERIFY keeps its header and Lc; its data is never printed
+    verify = [e["command"] for e in first["apdus"] if e["command"].startswith("002000")]
+    assert verify == ["0020008880" + "??" * 0x80]
     from hardware_sim.replay import replay_from_trace
 
     trace_file = tmp_path / "trace.json"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 
@@ -50,17 +51,30 @@ def currency(code: str | int) -> Currency:
     raise UsageError(f"unknown currency '{code}': use an ISO 4217 code such as EUR, USD or 978")
 
 
+#: Amount, Authorised (Binary), tag 81, is 4 bytes (EMV Book 3 Annex A): the largest amount
+#: in minor units the card dialogue can carry, cashback included (9F02 holds the total).
+MAX_AMOUNT_MINOR = 0xFFFF_FFFF
+
+#: Plain ASCII digits with an optional decimal part: no exponent (1e3), no digit separators
+#: (1_000), no sign, no other scripts' digits - what a cashier means, nothing Decimal guesses.
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def parse_amount(text: str, cur: Currency) -> int:
-    """'12.34' in major units -> 1234 minor units; rejects negatives and extra decimals."""
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError):
-        raise UsageError(f"amount '{text}' is not a number: write it like 12.34") from None
-    if not value.is_finite() or value < 0:
-        raise UsageError(f"amount '{text}' must be a positive number like 12.34")
-    minor = value * (10**cur.exponent)
+    """'12.34' in major units -> 1234 minor units, above zero and within what tag 81 holds."""
+    clean = text.strip() if isinstance(text, str) else ""
+    if not _AMOUNT.fullmatch(clean):
+        if clean.startswith("-") and _AMOUNT.fullmatch(clean[1:]):
+            raise UsageError(f"amount '{text}' must be a positive number like 12.34")
+        raise UsageError(f"amount '{text}' is not a number: write it like 12.34")
+    minor = Decimal(clean) * (10**cur.exponent)
     if minor != minor.to_integral_value():
         raise UsageError(f"amount '{text}' has more than {cur.exponent} decimals for {cur.alpha}")
-    if minor > 999_999_999_999:
-        raise UsageError(f"amount '{text}' is larger than a terminal can process")
+    if minor == 0:
+        raise UsageError(f"amount '{text}' must be above zero")
+    if minor > MAX_AMOUNT_MINOR:
+        raise UsageError(
+            f"amount '{text}' is larger than a card transaction can carry "
+            f"(at most {cur.format(MAX_AMOUNT_MINOR)})"
+        )
     return int(minor)

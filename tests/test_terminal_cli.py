@@ -69,6 +69,17 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["pay", "1", "--config", "/nonexistent.toml"], "does not exist"),
         (["pay", "1", "--bogus"], "unrecognized arguments"),
         (["pay", "1", "--card-trace", "/nonexistent.json"], "cannot read replay file"),
+        # amounts: ASCII digits only, above zero, within tag 81's 4 bytes (cashback included)
+        (["pay", "0"], "must be above zero"),
+        (["pay", "0.00"], "must be above zero"),
+        (["pay", "1e3"], "is not a number"),
+        (["pay", "1_000"], "is not a number"),
+        (["pay", "\u0661\u0662"], "is not a number"),
+        (["pay", "+5"], "is not a number"),
+        (["pay", "42949672.96"], "at most 42,949,672.95 EUR"),
+        (["pay", "10.00", "--type", "cashback", "--cashback", "42949662.96"], "together exceed"),
+        (["pay", "10.00", "--cashback", "5.00"], "go together"),
+        (["pay", "10.00", "--type", "cashback"], "go together"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(

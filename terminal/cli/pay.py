@@ -17,7 +17,7 @@ from terminal.cardholder import ScriptedCardholder
 from terminal.config import load_settings
 from terminal.errors import UsageError
 from terminal.journal import Journal
-from terminal.money import currency, parse_amount
+from terminal.money import MAX_AMOUNT_MINOR, currency, parse_amount
 from terminal.peripherals import wiring as peripherals
 from terminal.runtime import (
     journal_path,
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("amount", help="amount in major units, e.g. 12.34")
     p.add_argument("--currency", default=None, help="ISO 4217 code, alphabetic or numeric")
     p.add_argument("--type", default="purchase", choices=["purchase", "refund", "cashback", "cash"])
-    p.add_argument("--cashback", default="0", help="cashback amount (with --type cashback)")
+    p.add_argument("--cashback", default=None, help="cashback amount (with --type cashback)")
     p.add_argument("--card", default=None, help="built-in simulated card ('pos sim cards')")
     p.add_argument("--card-trace", default=None, help="replay card JSON file")
     p.add_argument("--reader", default="sim", help="sim | pcsc[:NAME] | nfc[:DEVICE]")
@@ -125,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
     cur = currency(args.currency) if args.currency else settings.currency
     amount = parse_amount(args.amount, cur)
     kind = TransactionType.from_name(args.type)
-    other = parse_amount(args.cashback, cur) if kind is TransactionType.CASHBACK else 0
+    if (kind is TransactionType.CASHBACK) != (args.cashback is not None):
+        raise UsageError("--type cashback and --cashback AMOUNT go together")
+    other = parse_amount(args.cashback, cur) if args.cashback is not None else 0
+    if amount + other > MAX_AMOUNT_MINOR:  # Amount, Authorised carries the cashback too
+        raise UsageError(
+            f"amount and cashback together exceed what a card transaction can carry "
+            f"(at most {cur.format(MAX_AMOUNT_MINOR)})"
+        )
     if args.trace and not args.json:
         raise UsageError("--trace goes with --json")
     reader = parse_reader(args.reader)

@@ -55,6 +55,9 @@ def currency(code: str | int) -> Currency:
 #: in minor units the card dialogue can carry, cashback included (9F02 holds the total).
 MAX_AMOUNT_MINOR = 0xFFFF_FFFF
 
+#: The keys an amount is typed with (a keypad's other scripts' digits are not amounts here).
+ASCII_DIGITS = frozenset("0123456789")
+
 #: Plain ASCII digits with an optional decimal part: no exponent (1e3), no digit separators
 #: (1_000), no sign, no other scripts' digits - what a cashier means, nothing Decimal guesses.
 _AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)

@@ -93,3 +93,23 @@ async def test_no_cashback_when_9f40_does_not_offer_it(tmp_path):
         await pilot.press("c")
         assert "Cashback is not enabled" in text(app, "#sale-hint")
         assert text(app, "#extra-line") == ""
+
+
+@pytest.mark.asyncio
+async def test_amount_stops_at_what_tag_81_can_carry_cashback_included():
+    """Amount, Authorised (Binary), tag 81, is 4 bytes: 42,949,672.95 EUR at most, total."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_amount(pilot, "4294967295")
+        assert text(app, "#amount-text") == "42,949,672.95 EUR"
+        await type_amount(pilot, "0")  # one digit more would not fit: refused with a hint
+        assert text(app, "#amount-text") == "42,949,672.95 EUR"
+        assert text(app, "#sale-hint") == "That is the largest amount the terminal can take."
+        await pilot.press("backspace")  # 4,294,967.29 EUR
+        await pilot.press("c")
+        await type_amount(pilot, "3865470566")  # cashback up to the cap exactly
+        await type_amount(pilot, "1")  # refused: the total would not fit
+        assert text(app, "#extra-line") == (
+            "▶ Cashback: 38,654,705.66 EUR   Total: 42,949,672.95 EUR"
+        )
+        assert text(app, "#sale-hint") == "That is the largest amount the terminal can take."

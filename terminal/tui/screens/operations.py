@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Digits, Footer, Static
 
 from emv.kernel.context import TransactionType
 from terminal.journal import JournalEntry
+from terminal.money import ASCII_DIGITS, MAX_AMOUNT_MINOR
 from terminal.operators import Approval
 from terminal.transactions import VOIDABLE_TYPES
 from terminal.tui.screens.card import CardScreen
@@ -38,7 +39,6 @@ from terminal.tui.screens.title_bar import TitleBar
 if TYPE_CHECKING:
     from terminal.tui.app import PosApp
 
-MAX_DIGITS = 12  # ISO 8583 DE 4 / EMV 9F02: n 12
 NO_HOST = "This needs the acquirer host, and none is configured; set [host] address and restart."
 
 
@@ -232,9 +232,9 @@ class OperationAmountScreen(Screen[None]):
         self.query_one("#op-hint", Static).update(text)
 
     def on_key(self, event: Key) -> None:
-        if event.character and event.character.isdigit() and not self.busy:
+        if event.character and event.character in ASCII_DIGITS and not self.busy:
             event.stop()
-            if len(self.digits) >= MAX_DIGITS:
+            if int(self.digits + event.character) > MAX_AMOUNT_MINOR:
                 self._hint("That is the largest amount the terminal can take.")
                 return
             if self.digits or event.character != "0":

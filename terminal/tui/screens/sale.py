@@ -24,13 +24,12 @@ from textual.events import Key
 from textual.screen import Screen
 from textual.widgets import Digits, Footer, Static
 
-from terminal.money import Currency
+from terminal.money import ASCII_DIGITS, MAX_AMOUNT_MINOR, Currency
 from terminal.tui.screens.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from terminal.tui.app import PosApp
 
-MAX_DIGITS = 12  # ISO 8583 DE 4 / EMV 9F02: n 12
 CASHBACK_CAPABILITY = 0x10  # 9F40 byte 1 bit 5: "Cashback" (EMV Book 4 Annex A3)
 
 
@@ -141,14 +140,15 @@ class SaleScreen(Screen[None]):
         self.query_one("#extra-line", Static).update(line)
 
     def on_key(self, event: Key) -> None:
-        if event.character and event.character.isdigit():
+        if event.character and event.character in ASCII_DIGITS:
             event.stop()
             digits = self.extra_digits if self.editing_extra else self.digits
-            if len(digits) >= MAX_DIGITS or len(str(self.total_minor)) >= MAX_DIGITS:
+            longer = digits + event.character if digits or event.character != "0" else digits
+            added = int(longer or "0") - int(digits or "0")
+            if self.total_minor + added > MAX_AMOUNT_MINOR:  # tag 81 holds the total
                 self._hint("That is the largest amount the terminal can take.")
                 return
-            if digits or event.character != "0":
-                digits += event.character
+            digits = longer
             if self.editing_extra:
                 self.extra_digits = digits
             else:

@@ -138,17 +138,41 @@ def authorise(settings: OperatorSettings, action: str, supervisor_pin: str | Non
     return Approval(SUPERVISOR, action)
 
 
-def main() -> int:  # pragma: no cover - interactive helper
+USAGE = (
+    "usage: python -m terminal.operators\n"
+    "Asks for a new supervisor PIN twice (without echo) and prints the [operators] table for\n"
+    "the terminal's config. With the PIN on standard input (echo 1234 | ...) it reads one line."
+)
+
+
+def _read_new_pin() -> str:
+    """The new PIN: typed twice at a terminal, or one line from a pipe (for provisioning)."""
     import getpass
 
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
     pin = getpass.getpass("New supervisor PIN: ")
     if getpass.getpass("Repeat it: ") != pin:
-        print("The two PINs differ; nothing was written.", file=sys.stderr)
-        return 1
+        raise NotAuthorised("the two PINs differ; nothing was written.")
+    return pin
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m terminal.operators``: print a supervisor PIN hash line; one sentence on error."""
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if args:
+        print(f"operators: unexpected argument '{args[0]}'; run with --help.", file=sys.stderr)
+        return 2
     try:
-        line = hash_pin(pin)
+        line = hash_pin(_read_new_pin())
     except NotAuthorised as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"operators: {exc}", file=sys.stderr)
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        print("operators: no PIN was entered; nothing was written.", file=sys.stderr)
         return 1
     print("[operators]")
     print(f'supervisor_pin_hash = "{line}"')

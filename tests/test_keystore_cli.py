@@ -207,6 +207,35 @@ def test_every_error_is_one_sentence(
     assert "Traceback" not in line
 
 
+@pytest.mark.parametrize(
+    ("components", "algorithm", "fragment"),
+    [
+        (["0123456789ABCDEF0123456789ABCDEF"] * 2, "A", "component 2 repeats component 1"),
+        (["00112233445566778899AABBCCDDEEFF", "11111111111111111111111111111111",
+          "11111111111111111111111111111111"], "A", "component 3 repeats component 2"),  # fmt: skip
+        (["0123456789ABCDEF0123456789ABCDEF", "0123456789ABCDEF0123456789ABCDEE"], "T",
+         "component 2 repeats component 1"),  # fmt: skip  # differs in a parity bit only
+        (["0123456789ABCDEFFEDCBA9876543210", "0000000000000000FFFFFFFFFFFFFFFF"], "T",
+         "repeated halves"),  # fmt: skip  # XOR: 0123456789ABCDEF twice
+        (["0123456789ABCDEF0123456789ABCDEF", "1123456789ABCDEF0123456789ABCDEF",
+          "1000000000000000000000000000000000"[:32]], "A", "all-zero key"),  # fmt: skip
+    ],
+)
+def test_components_that_are_not_independent_are_refused(
+    kek: str, components: list[str], algorithm: str, fragment: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """X9.24-1 components are generated independently: a repeated one, or a set that XORs to
+    a zero or single-DES key, is not loaded (and nothing is stored)."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(c + "\n" for c in components)))
+    argv = ["load", "--kek", kek, "--id", "k", "--usage", "kbpk", "--algorithm", algorithm,
+            "--from-components", str(len(components))]  # fmt: skip
+    assert pos(*argv) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the components' KCV lines
+    assert last.startswith("pos: ") and fragment in last
+    assert not (Path(os.environ["POS_DATA_DIR"]) / "keys/keystore.json").exists()
+
+
 def test_kek_file_problems(tmp_path: Path, kek: str, capsys: pytest.CaptureFixture[str]) -> None:
     gen = ["--id", "j", "--usage", "data", "--generate"]
     assert pos("load", "--kek", f"file:{tmp_path}/missing", *gen) == 1

@@ -215,6 +215,7 @@ def _read_components(args: argparse.Namespace) -> bytes:
         raise UsageError("--from-components takes 2 or 3 components")
     interactive = sys.stdin.isatty()
     result: bytes | None = None
+    seen: list[bytes] = []
     for n in range(1, count + 1):
         prompt = f"Component {n} of {count} (hex): "
         text = getpass.getpass(prompt) if interactive else sys.stdin.readline()
@@ -228,10 +229,34 @@ def _read_components(args: argparse.Namespace) -> bytes:
             part_kcv = check_value(args.algorithm, part)
         except ValueError:
             raise UsageError(f"component {n} is not a valid {args.algorithm} key length") from None
+        # DES ignores the parity bits: parts that differ only there are the same key
+        significant = bytes(b & 0xFE for b in part) if args.algorithm == "T" else part
+        if significant in seen:
+            raise UsageError(
+                f"component {n} repeats component {seen.index(significant) + 1}; each "
+                "custodian's component must be generated independently"
+            )
+        seen.append(significant)
         print(f"Component {n} KCV {part_kcv}", file=sys.stderr)
         result = part if result is None else bytes(a ^ b for a, b in zip(result, part, strict=True))
     assert result is not None  # noqa: S101 - count >= 2
+    _refuse_degenerate_key(args.algorithm, result)
     return result
+
+
+def _refuse_degenerate_key(algorithm: str, key: bytes) -> None:
+    """The combined key must not be all zeros, nor a TDES key whose 8-byte parts repeat
+    (K1 = K2 or K2 = K3 is single DES, ANSI X9.52 keying options): such components were not
+    random, and the key would protect nothing."""
+    if not any(key):
+        raise UsageError("the components combine to an all-zero key; generate new components")
+    if algorithm == "T":
+        parts = [bytes(b & 0xFE for b in key[i : i + 8]) for i in range(0, len(key), 8)]
+        if any(a == b for a, b in zip(parts, parts[1:], strict=False)):
+            raise UsageError(
+                "the components combine to a TDES key with repeated halves (single-DES "
+                "strength); generate new components"
+            )
 
 
 def _read_key_file(path: Path) -> bytes:

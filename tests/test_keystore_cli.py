@@ -207,18 +207,22 @@ def test_every_error_is_one_sentence(
     assert "Traceback" not in line
 
 
+C1 = "0123456789ABCDEF0123456789ABCDEF"  # TEST-ONLY components
+SAME_BUT_PARITY = "0123456789ABCDEF0123456789ABCDEE"  # C1 with one parity bit flipped
+HALVES_A_B = "0123456789ABCDEFFEDCBA9876543210"
+FLIP_B = "0000000000000000FFFFFFFFFFFFFFFF"  # HALVES_A_B XOR FLIP_B: 0123456789ABCDEF twice
+NEAR_C1 = "1123456789ABCDEF0123456789ABCDEF"
+C1_XOR_NEAR_C1 = "10" + "00" * 15  # the third part that cancels the other two
+
+
 @pytest.mark.parametrize(
     ("components", "algorithm", "fragment"),
     [
-        (["0123456789ABCDEF0123456789ABCDEF"] * 2, "A", "component 2 repeats component 1"),
-        (["00112233445566778899AABBCCDDEEFF", "11111111111111111111111111111111",
-          "11111111111111111111111111111111"], "A", "component 3 repeats component 2"),  # fmt: skip
-        (["0123456789ABCDEF0123456789ABCDEF", "0123456789ABCDEF0123456789ABCDEE"], "T",
-         "component 2 repeats component 1"),  # fmt: skip  # differs in a parity bit only
-        (["0123456789ABCDEFFEDCBA9876543210", "0000000000000000FFFFFFFFFFFFFFFF"], "T",
-         "repeated halves"),  # fmt: skip  # XOR: 0123456789ABCDEF twice
-        (["0123456789ABCDEF0123456789ABCDEF", "1123456789ABCDEF0123456789ABCDEF",
-          "1000000000000000000000000000000000"[:32]], "A", "all-zero key"),  # fmt: skip
+        ([C1, C1], "A", "component 2 repeats component 1"),
+        ([HALVES_A_B, FLIP_B, FLIP_B], "A", "component 3 repeats component 2"),
+        ([C1, SAME_BUT_PARITY], "T", "component 2 repeats component 1"),
+        ([HALVES_A_B, FLIP_B], "T", "repeated halves"),
+        ([C1, NEAR_C1, C1_XOR_NEAR_C1], "A", "all-zero key"),
     ],
 )
 def test_components_that_are_not_independent_are_refused(

@@ -80,6 +80,14 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["pay", "10.00", "--type", "cashback", "--cashback", "42949662.96"], "together exceed"),
         (["pay", "10.00", "--cashback", "5.00"], "go together"),
         (["pay", "10.00", "--type", "cashback"], "go together"),
+        # a contact profile asked to tap, and bench arguments, are usage errors too
+        (
+            ["pay", "1", "--interface", "contactless", "--card", "visa_credit"],
+            "contactless profiles",
+        ),
+        (["bench", "kernel", "--profile", "nosuch"], "unknown contact card profile 'nosuch'"),
+        (["bench", "tap", "--profile", "visa_credit"], "unknown contactless card profile"),
+        (["bench", "tap", "--runs", "0"], "'0' must be at least 1"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(

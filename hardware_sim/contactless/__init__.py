@@ -16,8 +16,9 @@ from emv.errors import CardRemovedError
 from hardware_sim.contactless.card import ContactlessCard
 
 
-class UnknownProfileError(ValueError):
-    """No contactless card profile with that name."""
+class UnknownProfileError(KeyError, ValueError):
+    """No contactless card profile with that name.  A KeyError, as the contact profiles'
+    lookup raises, so callers that turn an unknown name into a usage error catch both."""
 
 
 def _profile_files() -> dict[str, Any]:

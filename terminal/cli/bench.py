@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from emv.ports import AuthorisationRequest, AuthorisationResponse, FixedClock
+from terminal.errors import UsageError
 
 
 class _TimedTransport:
@@ -47,12 +48,33 @@ class _TimedAuthoriser:
             self.spent += time.perf_counter() - start
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (runs, requests, workers...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
+    return value
+
+
+def _known_profiles(asked: list[str] | None, known: list[str], kind: str) -> list[str]:
+    """The --profile names asked for (all when none), each checked against ``known``."""
+    for name in asked or []:
+        if name not in known:
+            raise UsageError(
+                f"unknown {kind} profile '{name}'; {kind} profiles: {', '.join(known)}"
+            )
+    return asked or known
+
+
 def register(sub: Any) -> None:
     bench = sub.add_parser("bench", help="benchmarks (figures, not pass/fail)")
     inner = bench.add_subparsers(dest="bench_command", metavar="WHAT")
     inner.required = True
     kernel = inner.add_parser("kernel", help="contact kernel time per profile, in-process")
-    kernel.add_argument("--runs", type=int, default=200)
+    kernel.add_argument("--runs", type=positive_int, default=200)
     kernel.add_argument("--profile", action="append", help="limit to these profiles")
     kernel.add_argument("--json", action="store_true")
     kernel.add_argument(
@@ -63,7 +85,7 @@ def register(sub: Any) -> None:
     )
     kernel.set_defaults(handler=bench_kernel)
     tap = inner.add_parser("tap", help="contactless tap time and the terminal's share")
-    tap.add_argument("--runs", type=int, default=200)
+    tap.add_argument("--runs", type=positive_int, default=200)
     tap.add_argument("--profile", action="append", help="contactless profiles to measure")
     tap.add_argument("--path", default="inprocess", choices=["inprocess", "nfc"])
     tap.add_argument("--json", action="store_true")
@@ -79,17 +101,19 @@ def register(sub: Any) -> None:
         p = inner.add_parser(name, help=text)
         if name == "host":
             p.add_argument("--clients", default="1,16,64", help="comma-separated client counts")
-            p.add_argument("--requests", type=int, default=8000, help="requests per run")
+            p.add_argument("--requests", type=positive_int, default=8000, help="requests per run")
             p.add_argument("--plain", action="store_true", help="plain TCP instead of TLS 1.3")
-            p.add_argument("--workers", type=int, default=1, help="host worker processes")
-            p.add_argument("--runs", type=int, default=3, help="runs per row; the median is shown")
+            p.add_argument("--workers", type=positive_int, default=1, help="host worker processes")
+            p.add_argument(
+                "--runs", type=positive_int, default=3, help="runs per row; the median is shown"
+            )
             p.add_argument(
                 "--memory-ledger",
                 action="store_true",
                 help="host ledger in memory instead of a file",
             )
         else:
-            p.add_argument("--apdus", type=int, default=2000)
+            p.add_argument("--apdus", type=positive_int, default=2000)
         p.set_defaults(handler={"host": bench_host, "pcsc": bench_pcsc, "nfc": bench_nfc}[name])
 
 
@@ -107,7 +131,7 @@ def bench_kernel(args: argparse.Namespace) -> int:
 
     settings = load_settings(None)
     clock = FixedClock(datetime(2026, 11, 24, 10, 30))
-    names = args.profile or [n for n, _ in list_profiles()]
+    names = _known_profiles(args.profile, [n for n, _ in list_profiles()], "contact card")
     rows = []
     pinpad = SoftPinPad()
     daemon = None
@@ -245,7 +269,8 @@ def bench_tap(args: argparse.Namespace) -> int:
     from hardware_sim.contactless import list_contactless_profiles
     from hardware_sim.contactless.bench import bench_tap as run
 
-    names = args.profile or [n for n in list_contactless_profiles() if n != "two_cards"]
+    known = [n for n in list_contactless_profiles() if n != "two_cards"]
+    names = _known_profiles(args.profile, known, "contactless card")
     factory = None
     servers: list[Any] = []
     if args.path == "nfc":

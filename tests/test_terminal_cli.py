@@ -88,6 +88,9 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["bench", "kernel", "--profile", "nosuch"], "unknown contact card profile 'nosuch'"),
         (["bench", "tap", "--profile", "visa_credit"], "unknown contactless card profile"),
         (["bench", "tap", "--runs", "0"], "'0' must be at least 1"),
+        (["pay", "1", "--card-timeout", "nan"], "must be above 0 and at most 3600 seconds"),
+        (["pay", "1", "--card-timeout", "-1"], "must be above 0 and at most 3600 seconds"),
+        (["sim", "printer", "--pty", "/nonexistent/dir/lp"], "does not exist"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(

@@ -14,6 +14,7 @@ from typing import Any
 
 from emv.kernel.context import TransactionType
 from terminal.cardholder import ScriptedCardholder
+from terminal.cli.txn_common import card_wait_seconds
 from terminal.config import load_settings
 from terminal.errors import UsageError
 from terminal.journal import Journal
@@ -46,7 +47,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-pin", action="store_true", help="the cardholder bypasses PIN entry")
     p.add_argument("--finger", default=None, help="finger id for simulated biometric entry")
     p.add_argument("--app", type=int, default=0, help="application index the cardholder picks")
-    p.add_argument("--card-timeout", type=float, default=15.0, help="seconds to wait for a card")
+    p.add_argument("--card-timeout", type=card_wait_seconds, default=15.0,
+                   help="seconds to wait for a card")  # fmt: skip
     p.add_argument("--force-online", action="store_true")
     p.add_argument(
         "--trust-test-keys",

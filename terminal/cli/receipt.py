@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from hardware_sim.signals import stop_on_signals
-from terminal.cli.sim_devices import _sim_subparsers
+from terminal.cli.sim_devices import _sim_subparsers, check_link_path
 from terminal.config import load_settings
 from terminal.errors import UsageError
 from terminal.journal import Journal
@@ -81,6 +81,7 @@ def serve_printer(args: argparse.Namespace) -> int:
     firmware = EscPosPrinter(paper=not args.paper_out, paper_lines=args.paper_lines)
     device: PtyPrinter | TcpPrinter
     if args.pty:
+        check_link_path(args.pty)
         device = PtyPrinter(firmware, args.pty)
         where = f"pty {args.pty}"
     else:

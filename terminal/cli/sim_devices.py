@@ -54,7 +54,8 @@ def register(sub: Any) -> None:
     finger.set_defaults(handler=serve_fingerprint)
 
 
-def _check_link(path: str) -> None:
+def check_link_path(path: str) -> None:
+    """--pty PATH: its folder exists, and PATH is free or an old symlink we may replace."""
     parent = os.path.dirname(os.path.abspath(path)) or "."
     if not os.path.isdir(parent):
         raise UsageError(f"--pty {path}: the folder {parent} does not exist")
@@ -63,7 +64,7 @@ def _check_link(path: str) -> None:
 
 
 def serve_pinpad(args: argparse.Namespace) -> int:
-    _check_link(args.pty)
+    check_link_path(args.pty)
     if not (args.pin.isdigit() and 4 <= len(args.pin) <= 12):
         raise UsageError("--pin must be 4 to 12 digits")
     script = [a.strip() for a in args.script.split(",") if a.strip()]
@@ -82,7 +83,7 @@ def serve_pinpad(args: argparse.Namespace) -> int:
 
 
 def serve_fingerprint(args: argparse.Namespace) -> int:
-    _check_link(args.pty)
+    check_link_path(args.pty)
     from hardware_sim import fingerprint_library as lib
     from hardware_sim.fingerprint import SimulatedFingerprintSensor
 

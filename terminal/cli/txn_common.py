@@ -20,6 +20,22 @@ from terminal.operators import Approval, authorise
 from terminal.runtime import data_dir, journal_path
 from terminal.service import PaymentService
 
+#: The longest card wait the terminal accepts (an hour): beyond it a typo, not a wait.
+MAX_CARD_WAIT_S = 3600.0
+
+
+def card_wait_seconds(text: str) -> float:
+    """argparse type for --card-timeout: seconds, above zero and at most MAX_CARD_WAIT_S."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value <= MAX_CARD_WAIT_S:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"'{text}' must be above 0 and at most {MAX_CARD_WAIT_S:.0f} seconds"
+        )
+    return value
+
 
 def add_link_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="embedded | HOST:PORT (default: config)")
@@ -32,7 +48,8 @@ def add_card_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card", default=None, help="built-in simulated card ('pos sim cards')")
     p.add_argument("--reader", default="sim", help="sim | pcsc[:NAME] (contact only)")
     p.add_argument("--pin", default=None, help="PIN the simulated cardholder enters")
-    p.add_argument("--card-timeout", type=float, default=15.0, help="seconds to wait for a card")
+    p.add_argument("--card-timeout", type=card_wait_seconds, default=15.0,
+                   help="seconds to wait for a card")  # fmt: skip
     p.add_argument(
         "--trust-test-keys",
         action="store_true",

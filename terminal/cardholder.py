@@ -8,7 +8,7 @@ become ISO 9564 format 2 blocks for the card; online PINs are encrypted by a PIN
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from crypto.pinblock import encode_format2
 from emv.ports import (
@@ -25,15 +25,25 @@ OnlinePinEncryptor = Callable[[str, str], OnlinePin]
 
 
 class ScriptedCardholder:
+    """``pin``: the PIN typed at the first prompt, or the PINs typed at successive prompts.
+
+    Each prompt takes the next PIN; once they are used up the cardholder bypasses PIN entry.
+    A wrong PIN is therefore typed once, not re-sent until the card's PIN Try Counter runs
+    out (EMV Book 3 §10.5.1: the terminal prompts again after an incorrect PIN; only a
+    person decides to try again - on a real card a script must not block the PIN).
+    """
+
     def __init__(
         self,
-        pin: str | None,
+        pin: str | Sequence[str] | None,
         *,
         application_index: int = 0,
         online_pin_encryptor: OnlinePinEncryptor | None = None,
         on_message: Callable[[str], None] | None = None,
     ) -> None:
-        self._pin = pin
+        self._attempts: tuple[str, ...] = (
+            () if pin is None else (pin,) if isinstance(pin, str) else tuple(pin)
+        )
         self.application_index = application_index
         self.online_pin_encryptor = online_pin_encryptor
         self.on_message = on_message
@@ -61,12 +71,13 @@ class ScriptedCardholder:
 
     def request_pin(self, request: PinRequest) -> PinEntry:
         self.pin_prompts += 1
-        if self.pin_prompts > 3 or self._pin is None:
+        if self.pin_prompts > len(self._attempts):
             return PinEntry(PinEntryStatus.BYPASSED)
+        pin = self._attempts[self.pin_prompts - 1]
         if request.online:
             if self.online_pin_encryptor is None:
                 return PinEntry(PinEntryStatus.PAD_NOT_WORKING)
             return PinEntry(
-                PinEntryStatus.ENTERED, online=self.online_pin_encryptor(self._pin, request.pan)
+                PinEntryStatus.ENTERED, online=self.online_pin_encryptor(pin, request.pan)
             )
-        return PinEntry(PinEntryStatus.ENTERED, offline=OfflinePin(encode_format2(self._pin)))
+        return PinEntry(PinEntryStatus.ENTERED, offline=OfflinePin(encode_format2(pin)))

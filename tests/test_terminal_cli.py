@@ -91,6 +91,7 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["pay", "1", "--card-timeout", "nan"], "must be above 0 and at most 3600 seconds"),
         (["pay", "1", "--card-timeout", "-1"], "must be above 0 and at most 3600 seconds"),
         (["sim", "printer", "--pty", "/nonexistent/dir/lp"], "does not exist"),
+        (["pay", "1", "--pin", "1234,12"], "--pin must be 4 to 12 digits (or several"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(
@@ -199,3 +200,26 @@ def test_capk_store_updated_from_a_file(capsys: pytest.CaptureFixture[str], tmp_
     config.write_text('[oda]\ncapk_file = "/nonexistent/capk.json"\n')
     code, _, err = run(capsys, "pay", "9.99", "--config", str(config))
     assert code == 2 and "oda.capk_file" in err
+
+
+@pytest.mark.parametrize(
+    ("pins", "verify_answers", "cvm", "tvr"),
+    [
+        ("4321", ["63C2"], "Signature", "0280088000"),  # one wrong try, then no PIN entered
+        ("4321,1111", ["63C2", "9000"], "PIN verified", "0280008000"),
+        ("1111", ["9000"], "PIN verified", "0280008000"),
+    ],
+)
+def test_each_pin_given_is_typed_once_so_a_wrong_one_never_blocks_the_card(
+    capsys: pytest.CaptureFixture[str], pins: str, verify_answers: list[str], cvm: str, tvr: str
+) -> None:
+    """sda_legacy's offline plaintext PIN is 1111 and its PIN Try Counter 3: '--pin 4321' used
+    to be re-sent until the counter reached 0 (63C2, 63C1, 63C0), blocking the PIN."""
+    code, out, _ = run(
+        capsys, "pay", "1.00", "--card", "sda_legacy", "--pin", pins, "--json", "--trace", *FIXED
+    )
+    assert code == 0
+    result = json.loads(out)
+    verify = [e for e in result["apdus"] if e["command"].startswith("002000")]
+    assert [e["response"][-4:].upper() for e in verify] == verify_answers
+    assert (result["cvm"], result["tvr"]) == (cvm, tvr)

@@ -14,7 +14,7 @@ from typing import Any
 
 from emv.kernel.context import TransactionType
 from terminal.cardholder import ScriptedCardholder
-from terminal.cli.txn_common import card_wait_seconds
+from terminal.cli.txn_common import PIN_HELP, card_wait_seconds, pin_attempts
 from terminal.config import load_settings
 from terminal.errors import UsageError
 from terminal.journal import Journal
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--interface", default="contact", choices=["contact", "contactless"])
     p.add_argument("--host", default=None, help="embedded | HOST:PORT")
     p.add_argument("--plain-tcp", action="store_true", help="no TLS (local tests only)")
-    p.add_argument("--pin", default=None, help="PIN the simulated cardholder enters")
+    p.add_argument("--pin", default=None, help=PIN_HELP)
     p.add_argument("--no-pin", action="store_true", help="the cardholder bypasses PIN entry")
     p.add_argument("--finger", default=None, help="finger id for simulated biometric entry")
     p.add_argument("--app", type=int, default=0, help="application index the cardholder picks")
@@ -151,9 +151,7 @@ def run(args: argparse.Namespace) -> int:
     default_pin = getattr(card, "test_pin", None) or (
         "1234" if interface == "contactless" else None
     )
-    pin = None if args.no_pin else (args.pin or default_pin)
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise UsageError("--pin must be 4 to 12 digits")
+    pin = None if args.no_pin else pin_attempts(args.pin or default_pin)
 
     from hardware_sim.soft_pinpad import SoftPinPad
 

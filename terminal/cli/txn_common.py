@@ -20,6 +20,8 @@ from terminal.operators import Approval, authorise
 from terminal.runtime import data_dir, journal_path
 from terminal.service import PaymentService
 
+PIN_HELP = "the PIN(s) the cardholder types, one per prompt: 1234, or 0000,1234 (wrong, then right)"
+
 #: The longest card wait the terminal accepts (an hour): beyond it a typo, not a wait.
 MAX_CARD_WAIT_S = 3600.0
 
@@ -37,6 +39,16 @@ def card_wait_seconds(text: str) -> float:
     return value
 
 
+def pin_attempts(text: str | None) -> list[str] | None:
+    """--pin: one PIN or a comma-separated list, one per PIN prompt; each 4 to 12 digits."""
+    if text is None:
+        return None
+    attempts = [part.strip() for part in text.split(",")]
+    if not all(p.isascii() and p.isdigit() and 4 <= len(p) <= 12 for p in attempts):
+        raise UsageError("--pin must be 4 to 12 digits (or several, comma-separated)")
+    return attempts
+
+
 def add_link_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="embedded | HOST:PORT (default: config)")
     p.add_argument("--plain-tcp", action="store_true", help="no TLS (local tests only)")
@@ -47,7 +59,7 @@ def add_link_arguments(p: argparse.ArgumentParser) -> None:
 def add_card_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card", default=None, help="built-in simulated card ('pos sim cards')")
     p.add_argument("--reader", default="sim", help="sim | pcsc[:NAME] (contact only)")
-    p.add_argument("--pin", default=None, help="PIN the simulated cardholder enters")
+    p.add_argument("--pin", default=None, help=PIN_HELP)
     p.add_argument("--card-timeout", type=card_wait_seconds, default=15.0,
                    help="seconds to wait for a card")  # fmt: skip
     p.add_argument(
@@ -148,9 +160,7 @@ def card_payment(
     if reader.kind != "sim" and args.card:
         raise UsageError("--card only applies to --reader sim")
     card = load_sim_card(args.card, None) if reader.kind == "sim" else None
-    pin = args.pin or getattr(card, "test_pin", None)
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 12):
-        raise UsageError("--pin must be 4 to 12 digits")
+    pin = pin_attempts(args.pin or getattr(card, "test_pin", None))
     pinpad = SoftPinPad()
     cardholder = ScriptedCardholder(pin, online_pin_encryptor=pinpad.encrypt_online_pin)
     service = sess.service(simulated=reader.kind == "sim" or args.trust_test_keys)

@@ -227,7 +227,9 @@ def test_offline_approval_reaches_the_host_as_an_advice_after_an_outage(
     client.advices = client.reversals  # the same durable SAF store
     card = load_card("sda_legacy")
     outcome = offline_service(journal, client).pay(
-        PaymentRequest(999, currency("EUR")), InProcessReader(card), ScriptedCardholder("4321")
+        PaymentRequest(999, currency("EUR")),
+        InProcessReader(card),
+        ScriptedCardholder(["4321"] * 3),  # three wrong PINs: the PIN try limit is exceeded
     )
     # The card asks to go online; unable to, the default action codes approve (Y3).
     assert outcome.approved, outcome.result.reason

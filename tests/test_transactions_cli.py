@@ -114,6 +114,18 @@ def test_a_day_from_the_command_line(pos: Pos, host: tuple[HostSimulator, LinkCo
     assert code == 0 and "No transactions in this batch." in out and "BATCH 000002 CLOSED" in out
 
 
+def test_a_settlement_batch_id_is_not_taken_for_a_transaction(pos: Pos) -> None:
+    pos.json("pay", "3.00")
+    assert pos.json("settle")["batch_number"] == 1
+    code, out, err = pos("receipt", "batch-000001", link=False)
+    assert (code, out) == (2, "")
+    assert err == (
+        "pos: 'batch-000001' is a settlement batch, not a transaction; 'pos settle' reports batches"
+    )
+    code, _, err = pos("complete", "batch-000001")
+    assert (code, err) == (1, "pos: transaction batch-000001 is not a pre-authorisation.")
+
+
 def test_supervisor_pin_is_checked_before_the_card(pos: Pos) -> None:
     code, out, err = pos("refund", "5.00", "--supervisor-pin", "9999")
     assert (code, out) == (1, "")
@@ -138,7 +150,7 @@ def test_pay_refund_type_needs_the_supervisor(pos: Pos) -> None:
 @pytest.mark.parametrize(
     ("argv", "code", "sentence"),
     [
-        (["void", "12ab", "--supervisor-pin", PIN], 1, "'12ab' is not a STAN"),
+        (["void", "12ab", "--supervisor-pin", PIN], 2, "'12ab' is not a STAN"),
         (["void", "424242", "--supervisor-pin", PIN], 1, "no transaction with STAN 424242"),
         (["complete", "nope"], 1, "no transaction 'nope' in the journal"),
         (["refund", "5.00", "--supervisor-pin", PIN, "--reader", "nfc"], 2, "contact kernel"),

@@ -53,7 +53,9 @@ def run_complete(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     with session(args, settings) as sess:
         entry = sess.journal.entry(args.txn_id)
-        cur = currency(str(entry.data.get("currency"))) if entry else settings.currency
+        code = entry.data.get("currency") if entry else None
+        # no entry, or one without a currency (a settlement batch): complete() says which
+        cur = currency(str(code)) if code else settings.currency
         amount = parse_amount(args.amount, cur) if args.amount is not None else None
         done = complete(sess.journal, sess.batch, sess.client, args.txn_id, amount)
     if args.json:

@@ -51,6 +51,11 @@ def run_receipt(args: argparse.Namespace) -> int:
         entry = journal.entry(args.txn_id)
         if entry is None:
             raise UsageError(f"no transaction '{args.txn_id}' in the journal; 'pos journal list'")
+        if entry.data.get("type") == "batch":
+            raise UsageError(
+                f"'{args.txn_id}' is a settlement batch, not a transaction; 'pos settle' "
+                "reports batches"
+            )
         if "completed" not in entry.kinds:
             raise UsageError(
                 f"transaction '{args.txn_id}' has not completed ({entry.status}); "

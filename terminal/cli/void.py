@@ -21,9 +21,18 @@ from terminal.config import load_settings
 from terminal.money import currency
 
 
+def stan_argument(text: str) -> str:
+    """argparse type: a System Trace Audit Number, ISO 8583 DE 11 (n6; 1 to 999999)."""
+    if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 6 and int(text) > 0):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a STAN: it is 1 to 6 digits, e.g. 000123"
+        )
+    return text
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("void", help="void today's approval by STAN (needs the supervisor PIN)")
-    p.add_argument("stan", help="the transaction's STAN ('pos journal list')")
+    p.add_argument("stan", type=stan_argument, help="the transaction's STAN ('pos journal list')")
     add_supervisor_argument(p)
     add_link_arguments(p)
     p.set_defaults(handler=run)

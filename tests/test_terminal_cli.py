@@ -92,6 +92,8 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["pay", "1", "--card-timeout", "-1"], "must be above 0 and at most 3600 seconds"),
         (["sim", "printer", "--pty", "/nonexistent/dir/lp"], "does not exist"),
         (["pay", "1", "--pin", "1234,12"], "--pin must be 4 to 12 digits (or several"),
+        (["decode", "tlv", "6F1"], "odd number of hex digits (3)"),
+        (["decode", "tlv", "6F", "0G"], "the input is not hex"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import string
 from typing import Any
 
 from emv import dol, tags, tlv
@@ -21,11 +22,14 @@ def register(sub: Any) -> None:
 
 
 def _bytes(parts: list[str]) -> bytes:
-    text = "".join(parts).replace(" ", "")
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise UsageError("the input is not hex: use digits 0-9 and letters A-F") from None
+    text = "".join("".join(parts).split())
+    if not all(c in string.hexdigits for c in text):
+        raise UsageError("the input is not hex: use digits 0-9 and letters A-F")
+    if len(text) % 2:
+        raise UsageError(
+            f"the input has an odd number of hex digits ({len(text)}): each byte is two digits"
+        )
+    return bytes.fromhex(text)
 
 
 def _value_text(tag: int, value: bytes) -> str:

@@ -94,6 +94,8 @@ def test_replay_of_a_trace_gives_the_same_tvr_and_tsi(
         (["pay", "1", "--pin", "1234,12"], "--pin must be 4 to 12 digits (or several"),
         (["decode", "tlv", "6F1"], "odd number of hex digits (3)"),
         (["decode", "tlv", "6F", "0G"], "the input is not hex"),
+        (["run", "--demo", "--finger", "abc"], "--finger 'abc' is unknown; known fingers: 0, 1"),
+        (["run", "--demo", "--pinpad", "/nonexistent/pp"], "--pinpad /nonexistent/pp does not"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(

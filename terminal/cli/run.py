@@ -8,6 +8,7 @@ kernel are imported only when the command runs, so ``pos`` itself stays quick.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -32,10 +33,27 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _check_device_options(args: argparse.Namespace) -> None:
+    """Refuse a mistyped device option before the screen opens (else the cashier would see
+    it later, blamed on another part)."""
+    for option, port in (("--pinpad", args.pinpad), ("--fingerprint", args.fingerprint)):
+        if port and "://" not in port and not os.path.exists(port):
+            raise UsageError(f"{option} {port} does not exist; 'pos readers' lists serial ports")
+    if args.finger is not None:
+        from hardware_sim import fingerprint_library
+
+        known = fingerprint_library.finger_ids()
+        if args.finger not in known:
+            raise UsageError(
+                f"--finger '{args.finger}' is unknown; known fingers: {', '.join(known)}"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from terminal.config import load_settings
 
     settings = load_settings(args.config)
+    _check_device_options(args)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UsageError("'pos run' needs an interactive terminal; use 'pos pay' for scripts")
     from terminal.tui.app import PosApp

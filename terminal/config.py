@@ -23,17 +23,22 @@ A mistyped key or a bad value raises :class:`ConfigError` naming the key and the
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from emv import dol
 from emv import tags as tag_dictionary
 from emv.config import AidConfig, TerminalConfig, default_aids
 from emv.contactless.config import ConfigError as ContactlessConfigError
 from emv.contactless.config import ContactlessConfig
 from emv.contactless.config import parse_config as parse_contactless
+from emv.errors import DolError
 from terminal.errors import ConfigError
 from terminal.money import Currency, currency
 from terminal.operators import OperatorSettings, parse_operators
@@ -64,6 +69,20 @@ class Settings:
     qr_timeout: float | None = None  # seconds a QR code stays payable
     printer: str | None = None  # receipt printer spec (serial:PORT, tcp:HOST[:PORT], file:PATH)
     receipt_email: str | None = None  # shown when the cashier offers an emailed receipt
+
+
+# Terminal Type 9F35 (n2), EMV Book 4 Annex A1: first digit 1 financial institution, 2 merchant,
+# 3 cardholder controlled; second digit 1-3 attended, 4-6 unattended (cardholder: 4-6 only).
+TERMINAL_TYPES = frozenset(
+    f"{value:02X}" for value in (*range(0x11, 0x17), *range(0x21, 0x27), *range(0x34, 0x37))
+)
+TERMINAL_TYPE_RULE = "11-16, 21-26 or 34-36"
+# Terminal Floor Limit 9F1B is binary, 4 bytes (EMV Book 3 Annex A1); amounts compared with it
+# (the random selection threshold, Book 3 10.6.2) share its range.
+MAX_FLOOR_LIMIT = 0xFFFF_FFFF
+AMOUNT_RULE = f"a whole number of minor units from 0 to {MAX_FLOOR_LIMIT}"
+FLOOR_LIMIT_RULE = f"{AMOUNT_RULE} (9F1B is binary, 4 bytes)"
+MAX_TIMEOUT_SECONDS = 3600.0  # an hour: finite, and small enough for every socket timeout
 
 
 def _hex(key: str, length: int | None = None) -> Callable[[Any], bytes]:
@@ -105,43 +124,145 @@ def _str_max(key: str, maximum: int) -> Callable[[Any], str]:
     return convert
 
 
+def _checked(key: str, ok: Callable[[Any], bool], rule: str) -> Callable[[Any], Any]:
+    """A value that must pass ``ok``; the error says the rule (what to write) and the value."""
+
+    def convert(value: Any) -> Any:
+        if not ok(value):
+            raise ConfigError(f"config key '{key}' must be {rule}, not {value!r}")
+        return value
+
+    return convert
+
+
+def _whole(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _digits(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and v.isascii() and v.isdigit() and low <= len(v) <= high
+
+
+def _an(length: int) -> Callable[[Any], bool]:
+    """EMV format an (Book 3 4.3): letters and digits only, here of a fixed length."""
+    return lambda v: isinstance(v, str) and v.isascii() and v.isalnum() and len(v) == length
+
+
+def _seconds(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 < value <= MAX_TIMEOUT_SECONDS
+
+
+def _timeout(key: str, example: float) -> Callable[[Any], float]:
+    rule = f"a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}, e.g. {example}"
+    check = _checked(key, _seconds, rule)
+    return lambda value: float(check(value))
+
+
+def _terminal_type(key: str) -> Callable[[Any], int]:
+    rule = f'one of {TERMINAL_TYPE_RULE} (9F35, EMV Book 4 Annex A1), e.g. "22"'
+    check = _checked(key, lambda v: isinstance(v, str) and v in TERMINAL_TYPES, rule)
+    return lambda value: int(check(value), 16)
+
+
+def _dol(key: str, example: str) -> Callable[[Any], bytes]:
+    """A DOL is a list of tag and length pairs without values (EMV Book 3 5.4)."""
+
+    def convert(value: Any) -> bytes:
+        raw = _hex(key)(value)
+        try:
+            dol.parse(raw)
+        except DolError:
+            raise ConfigError(
+                f"config key '{key}' must be a data object list of tag and length pairs "
+                f'(EMV Book 3 5.4), e.g. "{example}", not {value!r}'
+            ) from None
+        return raw
+
+    return convert
+
+
+def _pans(key: str) -> Callable[[Any], tuple[str, ...]]:
+    """The exception file lists Application PANs (5A, cn up to 19 digits, Book 3 Annex A1);
+    entries are never echoed, as a mistyped one may still be a card number."""
+
+    def convert(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(
+                f"config key '{key}' must be a list of PANs in quotes, e.g. [] or [\"...\"]"
+            )
+        for index, pan in enumerate(value, start=1):
+            if not _digits(12, 19)(pan):
+                raise ConfigError(
+                    f"config key '{key}[{index}]' must be a PAN of 12 to 19 digits in quotes "
+                    "(5A is cn, up to 19 digits); the entry is not shown, as it may be a card "
+                    "number"
+                )
+        return tuple(value)
+
+    return convert
+
+
 TERMINAL_KEYS: dict[str, Callable[[str], Callable[[Any], Any]]] = {
-    "terminal_id": lambda k: _str_max(k, 8),
+    # 9F1C Terminal Identification an8 (Book 3 Annex A1), sent as ISO 8583 DE 41 ans8: the kernel
+    # must not pad it with spaces, which an does not allow.
+    "terminal_id": lambda k: _checked(
+        k,
+        _an(8),
+        'exactly 8 letters or digits (9F1C is an8, ISO 8583 DE 41 is ans8), e.g. "POS00001"',
+    ),
     "merchant_id": lambda k: _str_max(k, 15),
     "merchant_name_location": lambda k: _str_max(k, 60),
-    "merchant_category_code": lambda k: _typed(k, int),
-    "acquirer_id": lambda k: _str_max(k, 11),
-    "ifd_serial": lambda k: _str_max(k, 8),
-    "country_code": lambda k: _typed(k, int),
-    "terminal_type": lambda k: _hex(k, 1),
+    # 9F15 Merchant Category Code n4 (Book 3 Annex A1), ISO 18245.
+    "merchant_category_code": lambda k: _checked(
+        k,
+        _whole(0, 9999),
+        "an ISO 18245 merchant category code from 0 to 9999 (9F15 is n4), e.g. 5411",
+    ),
+    # 9F01 Acquirer Identifier n6-11 (Book 3 Annex A1), sent as ISO 8583 DE 32 n..11.
+    "acquirer_id": lambda k: _checked(
+        k,
+        _digits(6, 11),
+        '6 to 11 digits in quotes (9F01 is n6-11, ISO 8583 DE 32 is n..11), e.g. "000001"',
+    ),
+    # 9F1E Interface Device Serial Number an8 (Book 3 Annex A1).
+    "ifd_serial": lambda k: _checked(
+        k, _an(8), 'exactly 8 letters or digits (9F1E is an8), e.g. "SIM00001"'
+    ),
+    # 9F1A Terminal Country Code n3 (Book 3 Annex A1), ISO 3166-1 numeric (000 is not assigned).
+    "country_code": lambda k: _checked(
+        k, _whole(1, 999), "an ISO 3166 numeric country code from 1 to 999 (9F1A is n3), e.g. 276"
+    ),
+    "terminal_type": _terminal_type,
     "terminal_capabilities": lambda k: _hex(k, 3),
     "additional_capabilities": lambda k: _hex(k, 5),
     "pin_pad": lambda k: _typed(k, bool),
     "cardholder_confirmation": lambda k: _typed(k, bool),
     "risk_management_always": lambda k: _typed(k, bool),
-    "exception_file": lambda k: _typed(k, list),
+    "exception_file": _pans,
 }
 AID_KEYS: dict[str, Callable[[str], Callable[[Any], Any]]] = {
     "aid": lambda k: _hex(k),
     "label": lambda k: _str_max(k, 16),
     "partial_selection": lambda k: _typed(k, bool),
     "application_version": lambda k: _hex(k, 2),
-    "floor_limit": lambda k: _typed(k, int),
-    "random_selection_threshold": lambda k: _typed(k, int),
+    "floor_limit": lambda k: _checked(k, _whole(0, MAX_FLOOR_LIMIT), FLOOR_LIMIT_RULE),
+    "random_selection_threshold": lambda k: _checked(k, _whole(0, MAX_FLOOR_LIMIT), AMOUNT_RULE),
     "random_selection_target_percent": lambda k: _typed(k, int),
     "random_selection_max_target_percent": lambda k: _typed(k, int),
     "tac_denial": lambda k: _hex(k, 5),
     "tac_online": lambda k: _hex(k, 5),
     "tac_default": lambda k: _hex(k, 5),
-    "default_ddol": lambda k: _hex(k),
-    "default_tdol": lambda k: _hex(k),
+    "default_ddol": lambda k: _dol(k, "9F3704"),
+    "default_tdol": lambda k: _dol(k, "9F02065F2A029A039C0195059F3704"),
 }
 HOST_KEYS: dict[str, Callable[[str], Callable[[Any], Any]]] = {
     "address": lambda k: _str_max(k, 255),
     "tls": lambda k: _typed(k, bool),
-    "connect_timeout": lambda k: _typed(k, float),
-    "read_timeout": lambda k: _typed(k, float),
-    "total_timeout": lambda k: _typed(k, float),
+    "connect_timeout": lambda k: _timeout(k, 5.0),
+    "read_timeout": lambda k: _timeout(k, 10.0),
+    "total_timeout": lambda k: _timeout(k, 20.0),
 }
 
 
@@ -218,12 +339,7 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
     }
     changes: dict[str, Any] = {}
     for key, value in values.items():
-        target = mapping.get(key, key)
-        if key == "terminal_type":
-            value = value[0]
-        if key == "exception_file":
-            value = tuple(str(v) for v in value)
-        changes[target] = value
+        changes[mapping.get(key, key)] = value
     aids = default_aids()
     if "aid" in raw:
         if not isinstance(raw["aid"], list) or not raw["aid"]:
@@ -245,6 +361,14 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
                     f"config key '{where}.random_selection_max_target_percent' must not be "
                     "below random_selection_target_percent"
                 )
+            # Book 3 10.6.2: the threshold for biased selection is zero or below the floor limit.
+            threshold = aid_values.get("random_selection_threshold", 0)
+            floor = aid_values.get("floor_limit", 0)
+            if threshold and threshold >= floor:
+                raise ConfigError(
+                    f"config key '{where}.random_selection_threshold' must be 0 or below "
+                    f"floor_limit ({floor}) as EMV Book 3 10.6.2 requires, not {threshold}"
+                )
             built.append(AidConfig(tag_overrides=aid_overrides, **aid_values))
         aids = tuple(built)
     emv = replace(emv, aids=aids, tag_overrides=overrides, **changes)
@@ -253,6 +377,8 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
     journal = raw.get("journal", {})
     if not isinstance(journal, dict) or set(journal) - {"path"}:
         raise ConfigError("config section 'journal' accepts only 'path'")
+    if "path" in journal:
+        _check_journal_path(journal["path"])
     contactless = None
     if "contactless" in raw:
         try:
@@ -261,6 +387,12 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
             raise ConfigError(f"config error: {exc}") from None
         except (TypeError, AttributeError):
             raise ConfigError("config section 'contactless' is not shaped as documented") from None
+        floor_limit = contactless.terminal.terminal_floor_limit
+        if floor_limit is not None and floor_limit > MAX_FLOOR_LIMIT:
+            raise ConfigError(
+                "config key 'contactless.terminal.terminal_floor_limit' must be "
+                f"{FLOOR_LIMIT_RULE}, not {floor_limit}"
+            )
     operators = parse_operators(raw.get("operators"))
     oda = raw.get("oda", {})
     if not isinstance(oda, dict) or set(oda) - {"capk_file", "revocation_file"}:
@@ -268,6 +400,7 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
     for key, value in oda.items():
         if not isinstance(value, str) or not Path(value).is_file():
             raise ConfigError(f"config key 'oda.{key}' must name an existing file, not {value!r}")
+        _check_oda_file(key, value)
     qr_table = _plain_table(raw, "qr", {"host": str, "timeout": (int, float)})
     receipts = _plain_table(raw, "receipts", {"printer": str, "email": str})
     timeout = qr_table.get("timeout")
@@ -289,6 +422,73 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
         receipts.get("printer"),
         receipts.get("email"),
     )
+
+
+# [oda] files: the list each must hold and the packaged file whose format it follows (emv/capk.py
+# verifies every entry later; a file that is not even that shape is a configuration mistake).
+ODA_FILES = {
+    "capk_file": ("keys", "emv/data/capk.json"),
+    "revocation_file": ("entries", "emv/data/revocation.json"),
+}
+
+
+def _check_oda_file(key: str, value: str) -> None:
+    list_key, packaged = ODA_FILES[key]
+    try:
+        content = json.loads(Path(value).read_text("utf-8"))
+    except OSError as exc:
+        problem = f"{value!r} cannot be read ({exc.strerror})"
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        problem = f"{value!r} is not valid JSON"
+    else:
+        if isinstance(content, dict) and isinstance(content.get(list_key), list):
+            return
+        problem = f"{value!r} has no '{list_key}' list"
+    raise ConfigError(
+        f"config key 'oda.{key}' must name a JSON file shaped like {packaged}; {problem}"
+    )
+
+
+def _writable(path: Path) -> bool:
+    """Write access without writing.  os.access() is always true for root, so a path whose mode
+    lets nobody write (e.g. /proc) or on a read-only mount (systemd ProtectSystem) counts too."""
+    wanted = os.W_OK | (os.X_OK if path.is_dir() else 0)
+    read_only_mount = hasattr(os, "statvfs") and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    return os.access(path, wanted) and bool(path.stat().st_mode & 0o222) and not read_only_mount
+
+
+def _journal_problem(path: Path) -> str | None:
+    """Why the journal could not be created or opened at ``path``, checked without creating
+    anything (the journal makes the missing directories itself when it opens)."""
+    try:
+        if path.is_dir():
+            return f"'{path}' is a directory"
+        if path.exists() and not (path.is_file() and _writable(path)):
+            return f"'{path}' is not a writable file"
+        nearest = next(p for p in path.parents if p.exists())
+        if not nearest.is_dir():
+            return f"'{nearest}' is not a directory"
+        if not _writable(nearest):
+            return f"'{nearest}' is not writable"
+    except OSError as exc:
+        return f"'{exc.filename or path}' cannot be checked ({exc.strerror})"
+    return None
+
+
+def _check_journal_path(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ConfigError(
+            "config key 'journal.path' must be a file path in quotes, "
+            f'e.g. "/var/lib/pos/journal.sqlite", not {value!r}'
+        )
+    if value == ":memory:":  # an in-memory journal (tests, benchmarks)
+        return
+    problem = _journal_problem(Path(value).absolute())
+    if problem:
+        raise ConfigError(
+            f"config key 'journal.path' names {value!r}, but {problem}; give a file in a "
+            "directory the terminal can write"
+        )
 
 
 def _plain_table(raw: dict[str, Any], name: str, keys: dict[str, Any]) -> dict[str, Any]:

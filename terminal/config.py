@@ -387,12 +387,6 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
             raise ConfigError(f"config error: {exc}") from None
         except (TypeError, AttributeError):
             raise ConfigError("config section 'contactless' is not shaped as documented") from None
-        floor_limit = contactless.terminal.terminal_floor_limit
-        if floor_limit is not None and floor_limit > MAX_FLOOR_LIMIT:
-            raise ConfigError(
-                "config key 'contactless.terminal.terminal_floor_limit' must be "
-                f"{FLOOR_LIMIT_RULE}, not {floor_limit}"
-            )
     operators = parse_operators(raw.get("operators"))
     oda = raw.get("oda", {})
     if not isinstance(oda, dict) or set(oda) - {"capk_file", "revocation_file"}:

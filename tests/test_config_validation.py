@@ -126,8 +126,26 @@ BROKEN = [
         "terminal_floor_limit = 4294967296\n"
         '[[contactless.combinations]]\naid = "A0000000031010"\nkernel_id = 3\n'
         'ttq = "36004000"\n',
-        "'contactless.terminal.terminal_floor_limit' must be",
+        "contactless.terminal.terminal_floor_limit must be between 0 and 4294967295",
         id="contactless-9F1B",
+    ),
+    pytest.param(
+        "[contactless.terminal]\n"
+        'country_code = "09F9"\nterminal_type = 34\nterminal_capabilities = "E0F8C8"\n'
+        'additional_capabilities = "6000F0A001"\nmerchant_category_code = "5411"\n'
+        '[[contactless.combinations]]\naid = "A0000000031010"\nkernel_id = 3\n'
+        'ttq = "36004000"\n',
+        "contactless.terminal.country_code must be decimal digits (format n)",
+        id="contactless-9F1A",
+    ),
+    pytest.param(
+        "[contactless.terminal]\n"
+        'country_code = "0276"\nterminal_type = 34\nterminal_capabilities = "E0F8C8"\n'
+        'additional_capabilities = "6000F0A001"\nmerchant_category_code = "99AA"\n'
+        '[[contactless.combinations]]\naid = "A0000000031010"\nkernel_id = 3\n'
+        'ttq = "36004000"\n',
+        "contactless.terminal.merchant_category_code must be decimal digits (format n)",
+        id="contactless-9F15",
     ),
 ]
 

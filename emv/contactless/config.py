@@ -105,6 +105,7 @@ _KERNEL2_KEYS = {
     "cvm_capability_no_cvm",
 }
 MAX_AMOUNT = 999_999_999_999  # n12
+MAX_FLOOR_LIMIT = 0xFFFF_FFFF  # b4
 
 
 def _check_keys(where: str, table: Mapping[str, Any], allowed: set[str]) -> None:
@@ -130,6 +131,14 @@ def _hex(where: str, value: Any, sizes: tuple[int, ...]) -> bytes:
     return raw
 
 
+def _numeric(where: str, value: Any, size: int, example: str) -> bytes:
+    """A format-n field (EMV Book 3 4.3: BCD, one decimal digit per nibble) of ``size`` bytes."""
+    raw = _hex(where, value, (size,))
+    if any(nibble > 9 for b in raw for nibble in (b >> 4, b & 0x0F)):
+        raise ConfigError(f"{where} must be decimal digits (format n), e.g. {example!r}")
+    return raw
+
+
 def _aid(where: str, value: Any) -> bytes:
     raw = _hex(where, value, ())
     if not 5 <= len(raw) <= 16:
@@ -145,6 +154,14 @@ def _amount(where: str, value: Any, optional: bool = True) -> int | None:
     if not 0 <= value <= MAX_AMOUNT:
         raise ConfigError(f"{where} must be between 0 and {MAX_AMOUNT}")
     return value
+
+
+def _floor_limit(where: str, value: Any) -> int | None:
+    """Terminal Floor Limit 9F1B is binary, 4 bytes (Book 3 Annex A1)."""
+    amount = _amount(where, value)
+    if amount is not None and amount > MAX_FLOOR_LIMIT:
+        raise ConfigError(f"{where} must be between 0 and {MAX_FLOOR_LIMIT} (9F1B is 4 bytes)")
+    return amount
 
 
 def _bool(where: str, value: Any) -> bool:
@@ -261,7 +278,8 @@ def parse_config(raw: Mapping[str, Any]) -> ContactlessConfig:
         if key not in term:
             raise ConfigError(f"contactless.terminal.{key} is missing")
     terminal = TerminalSettings(
-        country_code=_hex("contactless.terminal.country_code", term["country_code"], (2,)),
+        # 9F1A n3 and 9F15 n4, held in 2 BCD bytes each (Book 3 Annex A1)
+        country_code=_numeric("contactless.terminal.country_code", term["country_code"], 2, "0276"),
         terminal_type=_int("contactless.terminal.terminal_type", term["terminal_type"], 0x11, 0x36),
         terminal_capabilities=_hex(
             "contactless.terminal.terminal_capabilities", term["terminal_capabilities"], (3,)
@@ -269,10 +287,10 @@ def parse_config(raw: Mapping[str, Any]) -> ContactlessConfig:
         additional_capabilities=_hex(
             "contactless.terminal.additional_capabilities", term["additional_capabilities"], (5,)
         ),
-        merchant_category_code=_hex(
-            "contactless.terminal.merchant_category_code", term["merchant_category_code"], (2,)
+        merchant_category_code=_numeric(
+            "contactless.terminal.merchant_category_code", term["merchant_category_code"], 2, "5411"
         ),
-        terminal_floor_limit=_amount(
+        terminal_floor_limit=_floor_limit(
             "contactless.terminal.terminal_floor_limit", term.get("terminal_floor_limit")
         ),
     )

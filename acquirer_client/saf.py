@@ -63,12 +63,17 @@ class SafStore:
         self.max_advice_count = max_advice_count
         self.max_advice_amount_minor = max_advice_amount_minor
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        # Crash recovery: an armed reversal means the answer to its original never arrived.
-        self._db.execute("UPDATE reversals SET state = 'due' WHERE state = 'armed'")
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            # Crash recovery: an armed reversal means the answer to its original never arrived.
+            self._db.execute("UPDATE reversals SET state = 'due' WHERE state = 'armed'")
+        except BaseException:
+            self._db.close()  # a damaged file (sqlite3.DatabaseError) is the caller's to report
+            raise
 
     def close(self) -> None:
         with self._lock:

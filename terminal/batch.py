@@ -15,6 +15,7 @@ totals can be shown without decrypting card data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -30,7 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from terminal.errors import UserFacingError
+from terminal.errors import UserFacingError, reading_store
 
 # Fields a batch record needs (ISO 8583:1987): MTI, PAN, processing code, amount, dates, STAN,
 # expiry, entry mode, PSN, condition code, acquirer/terminal/merchant ids, currency, additional
@@ -106,11 +107,20 @@ class Batch:
         self._lock = threading.Lock()
         self.path = str(path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('batch_number', '1')")
+        try:
+            with self._reading():
+                self._db.execute("PRAGMA secure_delete=ON")
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(SCHEMA)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('batch_number', '1')")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _reading(self) -> contextlib.AbstractContextManager[None]:
+        """SQLite damage becomes one sentence naming this file (see ``reading_store``)."""
+        return reading_store("batch", self.path)
 
     def close(self) -> None:
         with self._lock:
@@ -118,7 +128,7 @@ class Batch:
 
     @property
     def number(self) -> int:
-        with self._lock:
+        with self._lock, self._reading():
             row = self._db.execute("SELECT value FROM meta WHERE name = 'batch_number'").fetchone()
         return int(row[0])
 
@@ -142,7 +152,7 @@ class Batch:
             raise BatchError("a batch record needs its amount, currency and STAN.") from None
         credit = clean.get("3", "00")[:2] in CREDIT_PROCESSING
         sealed = self._seal(txn_id, clean)
-        with self._lock:
+        with self._lock, self._reading():
             self._db.execute(
                 "INSERT INTO records VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(txn_id) DO NOTHING",
@@ -165,7 +175,7 @@ class Batch:
         return record
 
     def get(self, txn_id: str) -> BatchRecord | None:
-        with self._lock:
+        with self._lock, self._reading():
             row = self._db.execute(
                 "SELECT txn_id, kind, state, stan, currency, amount_minor, credit, scheme, "
                 "in_totals, sealed FROM records WHERE txn_id = ?",
@@ -175,7 +185,7 @@ class Batch:
 
     def records(self) -> list[BatchRecord]:
         """Every record of the open batch, oldest first (sealed documents opened)."""
-        with self._lock:
+        with self._lock, self._reading():
             rows = self._db.execute(
                 "SELECT txn_id, kind, state, stan, currency, amount_minor, credit, scheme, "
                 "in_totals, sealed FROM records ORDER BY created, txn_id"
@@ -209,7 +219,7 @@ class Batch:
         """Set a record's state: ``voided`` (left out of totals) or ``completed`` (pre-auth)."""
         if state not in ("open", "voided", "completed"):
             raise ValueError(f"unknown batch record state {state!r}")
-        with self._lock:
+        with self._lock, self._reading():
             self._db.execute("UPDATE records SET state = ? WHERE txn_id = ?", (state, txn_id))
 
     def close_batch(self) -> int:
@@ -224,7 +234,7 @@ class Batch:
             for r in self.records()
             if r.kind == "preauth" and r.state == "open"
         ]
-        with self._lock:
+        with self._lock, self._reading():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM records")

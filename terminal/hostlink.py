@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from acquirer_client.client import AcquirerClient
@@ -13,34 +15,74 @@ from acquirer_client.saf import SafStore
 from emv.ports import Clock
 from terminal.config import Settings
 from terminal.datakey import load_or_create
-from terminal.errors import UsageError
-from terminal.runtime import data_dir
+from terminal.errors import DataDirError, UsageError, reading_store
+from terminal.journal import MAX_STAN, Journal
+from terminal.runtime import data_dir, journal_path
+
+log = logging.getLogger(__name__)
+
+
+STAN_FILE_PATTERN = re.compile(r"[0-9]{1,6}")
 
 
 class StanAllocator:
-    """STANs that survive restarts (DE 11, 1..999999), kept in a small file.
+    """STANs (ISO 8583 DE 11, n6: 1..999999) that survive restarts, kept in a small file.
 
-    :meth:`reserve` lets the journal record the STAN *before* the request is built; the
-    client's next call then uses exactly that STAN.
+    The file holds the last STAN handed out.  When it is missing or damaged (not a number
+    in 1..999999), counting continues after the last STAN the journal recorded, so a STAN is
+    never reused within what the journal knows; only a terminal with no journaled STAN starts
+    at 1.  :meth:`reserve` lets the journal record the STAN *before* the request is built;
+    the client's next call then uses exactly that STAN.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, latest_journaled: Callable[[], int | None] | None = None
+    ) -> None:
         self.path = path
+        self._latest_journaled = latest_journaled or (lambda: None)
         self._reserved: int | None = None
 
-    def _next(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _last_used(self) -> int:
         try:
-            current = int(self.path.read_text().strip() or "0")
-        except (FileNotFoundError, ValueError):
-            current = 0
-        value = current % 999_999 + 1
+            text = self.path.read_bytes().decode("ascii").strip()
+        except FileNotFoundError:
+            problem = "missing"
+        except (OSError, UnicodeDecodeError):
+            problem = "unreadable"
+        else:
+            if STAN_FILE_PATTERN.fullmatch(text) and 0 < int(text) <= MAX_STAN:
+                return int(text)
+            problem = "damaged"
+        journaled = self._latest_journaled()
+        if journaled is None:
+            if problem != "missing":
+                log.warning(
+                    "STAN file %s is %s; no STAN in the journal, starting at 1", self.path, problem
+                )
+            return 0
+        log.warning(
+            "STAN file %s is %s; continuing after STAN %06d, the last one in the journal",
+            self.path,
+            problem,
+            journaled,
+        )
+        return journaled
+
+    def _next(self) -> int:
+        value = self._last_used() % MAX_STAN + 1
         tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as handle:
-            handle.write(str(value))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w") as handle:
+                handle.write(str(value))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise DataDirError(
+                f"The STAN file {self.path} cannot be written ({exc.strerror or exc}); "
+                "point POS_DATA_DIR at a writable folder."
+            ) from None
         return value
 
     def reserve(self) -> int:
@@ -54,9 +96,22 @@ class StanAllocator:
         return self._next()
 
 
+def latest_journaled_stan(path: Path) -> int | None:
+    """The last STAN the journal at ``path`` recorded; None when there is no journal yet."""
+    if not path.is_file():
+        return None
+    journal = Journal(path)
+    try:
+        return journal.latest_stan()
+    finally:
+        journal.close()
+
+
 def _reversal_store(base: Path) -> SafStore:
     """Durable reversal and advice queue; advices are sealed under the data key."""
-    return SafStore(base / "saf.sqlite", data_key=load_or_create(base / "keys" / "data.key"))
+    path = base / "saf.sqlite"
+    with reading_store("store-and-forward", path):
+        return SafStore(path, data_key=load_or_create(base / "keys" / "data.key"))
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -79,8 +134,8 @@ def open_authoriser(
     cfg = settings.emv
     identity = TerminalIdentity(cfg.terminal_id, cfg.merchant_id, cfg.acquirer_id)
     base = data_dir()
-    base.mkdir(parents=True, exist_ok=True)
-    stan = StanAllocator(base / "stan")
+    journal_file = journal_path(settings)
+    stan = StanAllocator(base / "stan", lambda: latest_journaled_stan(journal_file))
     timeouts = {
         "connect_timeout": settings.host.connect_timeout,
         "read_timeout": settings.host.read_timeout,

@@ -11,6 +11,7 @@ payload that contains a Luhn-valid 13-19 digit number.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -22,9 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from terminal.errors import ConfigError, DamagedStoreError, reading_store
 from terminal.faults import after_journal_event
 
 GENESIS = "0" * 64
+MAX_STAN = 999_999  # ISO 8583 DE 11 is n6, 000001..999999
 # A PAN-like number standing as its own token (not a stretch of digits inside hex data).
 _DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])\d{13,19}(?![0-9A-Za-z])")
 
@@ -114,13 +117,31 @@ class JournalEntry:
 class Journal:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.OperationalError) as exc:
+            # mkdir(exist_ok=True) says "File exists" when the parent is a file
+            not_a_folder = isinstance(exc, FileExistsError)
+            reason = "Not a directory" if not_a_folder else getattr(exc, "strerror", None) or exc
+            raise ConfigError(
+                f"The journal file {self.path} cannot be opened ({reason}); point journal_path "
+                "or POS_DATA_DIR at a writable folder."
+            ) from None
+        try:
+            with self._reading():
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _reading(self) -> contextlib.AbstractContextManager[None]:
+        """SQLite damage becomes one sentence naming this file (see ``reading_store``)."""
+        return reading_store("journal", self.path)
 
     def close(self) -> None:
         self._db.close()
@@ -132,7 +153,7 @@ class Journal:
     def append(self, txn_id: str, kind: str, **payload: Any) -> int:
         text = guard_payload(payload)
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        with self._lock:
+        with self._lock, self._reading():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
@@ -155,25 +176,56 @@ class Journal:
         """(chain intact, first bad sequence number, rows checked)."""
         prev = GENESIS
         count = 0
-        for seq, txn_id, at, kind, payload, prev_hash, digest in self._db.execute(
-            "SELECT * FROM events ORDER BY seq"
-        ):
-            count += 1
-            if prev_hash != prev or _digest(prev, seq, txn_id, at, kind, payload) != digest:
-                return False, seq, count
-            prev = digest
+        with self._reading():
+            for seq, txn_id, at, kind, payload, prev_hash, digest in self._db.execute(
+                "SELECT * FROM events ORDER BY seq"
+            ):
+                count += 1
+                if prev_hash != prev or _digest(prev, seq, txn_id, at, kind, payload) != digest:
+                    return False, seq, count
+                prev = digest
         return True, None, count
+
+    def _payload(self, seq: int, payload: str) -> dict[str, Any]:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise DamagedStoreError("journal", self.path, f"record {seq} is not valid JSON")
+        return data
 
     def _fold(self, where: str = "", args: tuple[str, ...] = ()) -> list[JournalEntry]:
         folded: dict[str, JournalEntry] = {}
-        for txn_id, at, kind, payload in self._db.execute(
-            f"SELECT txn_id, at, kind, payload FROM events {where} ORDER BY seq",  # noqa: S608
-            args,
-        ):
-            entry = folded.setdefault(txn_id, JournalEntry(txn_id, at))
-            entry.kinds.append(kind)
-            entry.data.update(json.loads(payload))
+        query = f"SELECT seq, txn_id, at, kind, payload FROM events {where} ORDER BY seq"  # noqa: S608
+        with self._reading():
+            for seq, txn_id, at, kind, payload in self._db.execute(query, args):
+                entry = folded.setdefault(txn_id, JournalEntry(txn_id, at))
+                entry.kinds.append(kind)
+                entry.data.update(self._payload(seq, payload))
         return list(folded.values())
+
+    def latest_stan(self) -> int | None:
+        """The STAN (ISO 8583 DE 11) allocated last, as far as the journal knows; None if none.
+
+        A STAN is journaled first when it is allocated (online request, advice, completion);
+        later events of the same transaction repeat it (host response, void), so the
+        (transaction, STAN) pair that first appears last is the newest allocation - also after
+        the counter wrapped from 999999 back to 1.
+        """
+        seen: set[tuple[str, int]] = set()
+        latest: int | None = None
+        query = "SELECT seq, txn_id, payload FROM events WHERE payload LIKE '%\"stan\":%'"
+        with self._reading():
+            for seq, txn_id, payload in self._db.execute(query + " ORDER BY seq"):
+                text = str(self._payload(seq, payload).get("stan", ""))
+                if not (text.isascii() and text.isdigit() and 0 < int(text) <= MAX_STAN):
+                    continue
+                pair = (txn_id, int(text))
+                if pair not in seen:
+                    seen.add(pair)
+                    latest = pair[1]
+        return latest
 
     def entries(self) -> list[JournalEntry]:
         return self._fold()

@@ -7,8 +7,10 @@ options or the configuration, so the kernel and the service stay free of I/O.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 from emv.ports import CardTransport, FixedClock, SystemClock
 from terminal.config import Settings
-from terminal.errors import UsageError, UserFacingError
+from terminal.errors import DataDirError, UsageError, UserFacingError
 
 
 class DeterministicRandom:
@@ -64,12 +66,43 @@ def make_random(hex_un: str | None) -> Any:
 
 
 def data_dir() -> Path:
+    """The folder for the journal, batch, queues and keys, created if needed.
+
+    ``POS_DATA_DIR`` names it; unset or empty means the user's data folder.  A path that is
+    not a writable directory is refused with one sentence (:class:`DataDirError`).
+    """
     env = os.environ.get("POS_DATA_DIR")
     if env:
-        return Path(env)
-    import platformdirs
+        folder = Path(env)
+    else:
+        import platformdirs
 
-    return Path(platformdirs.user_data_dir("pos-terminal"))
+        folder = Path(platformdirs.user_data_dir("pos-terminal"))
+    problem = _unusable_reason(folder)
+    if problem and env:
+        raise DataDirError(
+            f"POS_DATA_DIR '{folder}' is not a usable directory ({problem}); "
+            "point it at a writable folder."
+        )
+    if problem:
+        raise DataDirError(
+            f"The data folder '{folder}' is not a usable directory ({problem}); "
+            "set POS_DATA_DIR to a writable folder."
+        )
+    return folder
+
+
+def _unusable_reason(folder: Path) -> str:
+    """Why ``folder`` cannot hold the terminal's files ("" when it can), creating it if new."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            return os.strerror(errno.ENOTDIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return ""
 
 
 def journal_path(settings: Settings) -> Path:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from emv.errors import EmvError
-from terminal.errors import UsageError, UserFacingError
+from terminal.errors import UsageError, UserFacingError, is_damaged_database
 
 # Append new sub-command modules here (one line each).
 COMMAND_MODULES: list[str] = [
@@ -120,13 +121,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_FAILED
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never show a traceback
+    except sqlite3.DatabaseError as exc:
+        if not is_damaged_database(exc):
+            return _internal_error(exc)
         print(
-            f"pos: internal error ({type(exc).__name__}); the journal keeps the transaction "
-            "state - run 'pos recover', then report this to support.",
+            f"pos: a terminal data file is damaged ({exc}); stop taking payments, keep the "
+            "POS_DATA_DIR folder for support and restore the last backup.",
             file=sys.stderr,
         )
-        return EXIT_FAILED
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never show a traceback
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    print(
+        f"pos: internal error ({type(exc).__name__}); the journal keeps the transaction "
+        "state - run 'pos recover', then report this to support.",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from terminal.errors import UserFacingError
 from terminal.money import Currency
 from terminal.tui.screens.sale import SaleScreen
 from terminal.tui.wiring import TerminalSession
@@ -167,6 +168,6 @@ class PosApp(App[None]):
             self.crash_log.parent.mkdir(parents=True, exist_ok=True)
             if error is not None:
                 self.crash_log.write_text(_mask_pans("".join(traceback.format_exception(error))))
-        except OSError:
+        except (OSError, UserFacingError):  # no usable data folder (DataDirError) either
             self.crash_log = None
         self._close_messages_no_wait()

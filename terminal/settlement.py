@@ -159,9 +159,26 @@ def _blocked(client: Any) -> None:
 
 
 def settled_records(journal: Journal, batch: Batch) -> list[BatchRecord]:
-    """Records that count: open, in the totals, and still ``approved`` in the journal."""
+    """Records that count: open, in the totals, and still ``approved`` in the journal.
+
+    Every batch record was written after its transaction's first journal event, so an open
+    record the journal does not know means the journal lost records (wiped, or replaced by an
+    older or empty file): closing would drop host-approved sales from the totals, so the
+    settlement is refused instead.
+    """
     entries = {e.txn_id: e for e in journal.entries()}
     out = []
+    unknown = [
+        r.txn_id
+        for r in batch.records()
+        if r.in_totals and r.state == "open" and r.txn_id not in entries
+    ]
+    if unknown:
+        raise SettlementBlocked(
+            f"{len(unknown)} approval(s) in batch {batch.number} are missing from the journal "
+            f"{journal.path} (first: {unknown[0]}), so it was damaged or replaced; the batch "
+            "stays open - restore the journal from its backup, then settle again."
+        )
     for record in batch.records():
         entry = entries.get(record.txn_id)
         if not record.in_totals or record.state != "open" or entry is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,3 +210,21 @@ def test_pin_hash_is_salted_and_verifies(pin_hash: str) -> None:
     assert verify_pin(pin_hash, PIN) and verify_pin(again, PIN)
     assert not verify_pin(pin_hash, "1234") and not verify_pin(pin_hash, "43210")
     assert PIN not in pin_hash
+
+
+def test_settlement_refuses_to_drop_approvals_a_replaced_journal_forgot(pos: Pos) -> None:
+    """The journal wiped (here: replaced by a new, empty one) after a host-approved sale: the
+    batch still holds that sale, so closing would leave it out of the totals."""
+    first = pos.json("pay", "1.00")
+    data = Path(os.environ["POS_DATA_DIR"])
+    for leftover in data.glob("journal.sqlite*"):
+        leftover.unlink()
+    pos.json("pay", "2.00")
+    code, out, err = pos("settle")
+    assert (code, out) == (1, "")
+    assert err.startswith("pos: 1 approval(s) in batch 1 are missing from the journal ")
+    assert f"(first: {first['transaction_id']})" in err
+    assert err.endswith(
+        "the batch stays open - restore the journal from its backup, then settle again."
+    )
+    assert pos("settle")[0] == 1  # still open, still refused: nothing was closed

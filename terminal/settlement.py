@@ -167,11 +167,10 @@ def settled_records(journal: Journal, batch: Batch) -> list[BatchRecord]:
     settlement is refused instead.
     """
     entries = {e.txn_id: e for e in journal.entries()}
+    records = batch.records()  # opens every sealed record: once
     out = []
     unknown = [
-        r.txn_id
-        for r in batch.records()
-        if r.in_totals and r.state == "open" and r.txn_id not in entries
+        r.txn_id for r in records if r.in_totals and r.state == "open" and r.txn_id not in entries
     ]
     if unknown:
         raise SettlementBlocked(
@@ -179,7 +178,7 @@ def settled_records(journal: Journal, batch: Batch) -> list[BatchRecord]:
             f"{journal.path} (first: {unknown[0]}), so it was damaged or replaced; the batch "
             "stays open - restore the journal from its backup, then settle again."
         )
-    for record in batch.records():
+    for record in records:
         entry = entries.get(record.txn_id)
         if not record.in_totals or record.state != "open" or entry is None:
             continue

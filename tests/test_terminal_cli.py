@@ -227,3 +227,12 @@ def test_each_pin_given_is_typed_once_so_a_wrong_one_never_blocks_the_card(
     verify = [e for e in result["apdus"] if e["command"].startswith("002000")]
     assert [e["response"][-4:].upper() for e in verify] == verify_answers
     assert (result["cvm"], result["tvr"]) == (cvm, tvr)
+
+
+def test_control_characters_a_user_typed_are_not_echoed_raw(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An ESC sequence in an argument comes back escaped, never as a live terminal command."""
+    code, out, err = run(capsys, "journal", "show", "\x1b[31mRED\x07")
+    assert (code, out) == (2, "")
+    assert err == "pos: no transaction '\\x1b[31mRED\\x07' in the journal; 'pos journal list'\n"

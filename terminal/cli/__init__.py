@@ -101,6 +101,16 @@ def build_parser(
     return parser
 
 
+def _sentence(exc: BaseException) -> str:
+    """The error's sentence with control characters shown as escapes: a message may quote
+    what the user typed (an argument, a file's contents), and an ESC sequence echoed back
+    would repaint or hide the cashier's terminal."""
+    text = str(exc)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(argv, full=False)
@@ -108,13 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except UsageError as exc:
-        print(f"pos: {exc}", file=sys.stderr)
+        print(f"pos: {_sentence(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except UserFacingError as exc:
-        print(f"pos: {exc}", file=sys.stderr)
+        print(f"pos: {_sentence(exc)}", file=sys.stderr)
         return exc.exit_code
     except EmvError as exc:  # reader and card problems outside a transaction
-        print(f"pos: {exc}", file=sys.stderr)
+        print(f"pos: {_sentence(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("pos: interrupted by the user.", file=sys.stderr)

@@ -14,6 +14,7 @@ import importlib
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from emv.errors import EmvError
 from terminal.errors import UsageError, UserFacingError, is_damaged_database
@@ -45,8 +46,26 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+# Options whose empty value would otherwise quietly mean "the default" (--currency "" paid in
+# EUR, --host "" used the configured host): an empty value is a usage error instead.
+NON_EMPTY_OPTIONS = frozenset(
+    {"--currency", "--card", "--card-trace", "--reader", "--host", "--config", "--qr-host"}
+)
+
+
+def _non_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a value or leave the option out")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one sentence and exit code 2."""
+
+    def add_argument(self, *names: Any, **options: Any) -> argparse.Action:
+        if NON_EMPTY_OPTIONS.intersection(names) and "type" not in options:
+            options["type"] = _non_empty
+        return super().add_argument(*names, **options)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message}. Run '{self.prog} --help' for the options.")

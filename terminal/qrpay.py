@@ -32,7 +32,7 @@ from typing import Any
 
 from emv import qr
 from terminal.config import Settings
-from terminal.errors import UserFacingError
+from terminal.errors import UsageError, UserFacingError
 from terminal.journal import Journal
 from terminal.money import Currency
 from terminal.operators import SUPERVISOR, Approval, NotAuthorised
@@ -88,7 +88,7 @@ class QrHostLink:
     def parse(cls, address: str) -> QrHostLink:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
-            raise UserFacingError(f"QR host address '{address}' must be HOST:PORT")
+            raise UsageError(f"QR host address '{address}' must be HOST:PORT")
         return cls(host, int(port))
 
     def call(self, request: dict[str, Any], *, wait: float = 0.0) -> dict[str, Any]:

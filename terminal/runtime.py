@@ -119,6 +119,14 @@ def parse_reader(spec: str) -> ReaderChoice:
     kind, _, detail = spec.partition(":")
     if kind not in ("sim", "pcsc", "nfc"):
         raise UsageError(f"--reader '{spec}' is not one of sim, pcsc[:NAME], nfc[:DEVICE]")
+    if kind == "sim" and detail:
+        raise UsageError(f"--reader '{spec}': the simulated reader takes no name; use --card")
+    if kind == "nfc" and detail.startswith("udp:"):
+        host, _, port = detail.removeprefix("udp:").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(
+                f"--reader '{spec}' wants nfc:udp:HOST:PORT, e.g. nfc:udp:localhost:54321"
+            )
     return ReaderChoice(kind, detail)
 
 

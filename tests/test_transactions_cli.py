@@ -145,7 +145,7 @@ def test_supervisor_pin_from_stdin(pos: Pos, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_pay_refund_type_needs_the_supervisor(pos: Pos) -> None:
     code, _, err = pos("pay", "5.00", "--type", "refund")
-    assert code == 1 and err == "pos: a refund needs the supervisor PIN; use 'pos refund'."
+    assert code == 2 and err == "pos: a refund needs the supervisor PIN; use 'pos refund'"
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,8 @@ def register(sub: Any) -> None:
     p.add_argument("--pin", default=None, help=PIN_HELP)
     p.add_argument("--no-pin", action="store_true", help="the cardholder bypasses PIN entry")
     p.add_argument("--finger", default=None, help="finger id for simulated biometric entry")
-    p.add_argument("--app", type=int, default=0, help="application index the cardholder picks")
+    p.add_argument("--app", type=application_index, default=0,
+                   help="application index the cardholder picks (0 = first)")  # fmt: skip
     p.add_argument("--card-timeout", type=card_wait_seconds, default=15.0,
                    help="seconds to wait for a card")  # fmt: skip
     p.add_argument("--force-online", action="store_true")
@@ -122,11 +123,20 @@ def _human(outcome: PaymentOutcome) -> str:
     return "\n".join(lines)
 
 
+def application_index(text: str) -> int:
+    """argparse type for --app: 0 for the first application the card offers, 1 the second..."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not an application number (0, 1, 2...)")
+    return int(text)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     cur = currency(args.currency) if args.currency else settings.currency
     amount = parse_amount(args.amount, cur)
     kind = TransactionType.from_name(args.type)
+    if kind is TransactionType.REFUND:
+        raise UsageError("a refund needs the supervisor PIN; use 'pos refund'")
     if (kind is TransactionType.CASHBACK) != (args.cashback is not None):
         raise UsageError("--type cashback and --cashback AMOUNT go together")
     other = parse_amount(args.cashback, cur) if args.cashback is not None else 0

@@ -61,7 +61,8 @@ class ScriptedCardholder:
         self.phases.append(phase)
 
     def choose_application(self, choices: list[ApplicationChoice]) -> int | None:
-        return self.application_index if self.application_index < len(choices) else None
+        index = self.application_index
+        return index if 0 <= index < len(choices) else None  # out of range: the holder cancels
 
     def confirm_application(self, choice: ApplicationChoice) -> bool:
         return True

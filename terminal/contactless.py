@@ -187,7 +187,7 @@ def _go_online(
     except OnlineUnavailable as exc:
         result_tx.unable_to_go_online = True
         result_tx.outcome = Outcome.DECLINED
-        result_tx.reason = f"declined: the host could not be reached ({exc})"
+        result_tx.reason = f"declined: the host could not be reached ({str(exc).rstrip('.')})"
         return authoriser
     outcome.stan = authoriser.stan
     result_tx.host_response = response

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from terminal.cli import main
+from tests.net_support import refusing_tcp_port
 
 FIXED = ["--txn-datetime", "2026-11-24T10:30:00", "--unpredictable-number", "1A2B3C4D"]
 
@@ -243,3 +244,16 @@ def test_control_characters_a_user_typed_are_not_echoed_raw(
     code, out, err = run(capsys, "journal", "show", "\x1b[31mRED\x07")
     assert (code, out) == (2, "")
     assert err == "pos: no transaction '\\x1b[31mRED\\x07' in the journal; 'pos journal list'\n"
+
+
+def test_an_unreachable_host_is_one_sentence_without_doubled_punctuation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with refusing_tcp_port() as port:
+        code, out, _ = run(capsys, "pay", "1.00", "--host", f"127.0.0.1:{port}", "--plain-tcp",
+                           "--json", *FIXED)  # fmt: skip
+    assert code == 1
+    assert json.loads(out)["reason"] == (
+        "declined: the host could not be reached (cannot reach the acquirer host "
+        "(Connection refused))"
+    )

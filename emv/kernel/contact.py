@@ -270,7 +270,8 @@ class ContactKernel:
             result.reason = response.message or f"declined by the issuer ({response.response_code})"
         else:
             result.outcome = Outcome.DECLINED
-            result.reason = f"declined: the host could not be reached ({outcome.error})"
+            why = str(outcome.error).rstrip(".")  # it is quoted inside this sentence
+            result.reason = f"declined: the host could not be reached ({why})"
 
     def _refund_online(self, ctx: TransactionContext, result: TransactionResult) -> None:
         result.online_attempted = True
@@ -280,7 +281,8 @@ class ContactKernel:
         result.host_response = outcome.response
         if outcome.response is None:
             raise KernelTermination(
-                f"refund not possible: the host could not be reached ({outcome.error})"
+                "refund not possible: the host could not be reached "
+                f"({str(outcome.error).rstrip('.')})"
             )
         result.host_approved = outcome.response.approved
         if outcome.response.approved:

@@ -40,13 +40,9 @@ def _check_device_options(args: argparse.Namespace) -> None:
         if port and "://" not in port and not os.path.exists(port):
             raise UsageError(f"{option} {port} does not exist; 'pos readers' lists serial ports")
     if args.finger is not None:
-        from hardware_sim import fingerprint_library
+        from terminal.peripherals.wiring import check_finger
 
-        known = fingerprint_library.finger_ids()
-        if args.finger not in known:
-            raise UsageError(
-                f"--finger '{args.finger}' is unknown; known fingers: {', '.join(known)}"
-            )
+        check_finger(args.finger)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,15 +24,21 @@ def _print_device_errors(text: str) -> None:
         print(f"pos: {text.removeprefix('DEVICE_ERROR: ')}", file=sys.stderr)
 
 
-def _simulated_sensor(stack: contextlib.ExitStack, finger: str) -> str:
-    """``--finger ID`` alone: a simulated R30x sensor on a pty, that finger on the glass."""
+def check_finger(finger: str) -> None:
+    """``--finger ID`` names a finger of the simulated sensor's library, or is a usage error."""
     from hardware_sim import fingerprint_library as lib
-    from hardware_sim.fingerprint import SimulatedFingerprintSensor
     from terminal.errors import UsageError
 
     if finger not in lib.finger_ids():
         known = ", ".join(lib.finger_ids())
         raise UsageError(f"--finger '{finger}' is unknown; known fingers: {known}")
+
+
+def _simulated_sensor(stack: contextlib.ExitStack, finger: str) -> str:
+    """``--finger ID`` alone: a simulated R30x sensor on a pty, that finger on the glass."""
+    from hardware_sim.fingerprint import SimulatedFingerprintSensor
+
+    check_finger(finger)
     sensor = stack.enter_context(SimulatedFingerprintSensor(finger=finger))
     return str(sensor.port)
 

@@ -92,14 +92,21 @@ def data_dir() -> Path:
     return folder
 
 
+# Folders this process has already written a probe file in: data_dir() is called several
+# times per sale, and one create-and-delete per folder is enough to know it is writable.
+_WRITABLE_FOLDERS: set[Path] = set()
+
+
 def _unusable_reason(folder: Path) -> str:
     """Why ``folder`` cannot hold the terminal's files ("" when it can), creating it if new."""
     try:
         if folder.exists() and not folder.is_dir():
             return os.strerror(errno.ENOTDIR)
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        if folder not in _WRITABLE_FOLDERS:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+            _WRITABLE_FOLDERS.add(folder)
     except OSError as exc:
         return exc.strerror or type(exc).__name__
     return ""

@@ -6,6 +6,7 @@ being slow, and a process that does not stop is killed so it cannot outlive the 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ def finish(proc: subprocess.Popen[str], *, terminate: bool = True) -> tuple[str,
     Returns (stdout, stderr) with "" for a stream that was not piped; ``proc.returncode`` is
     the exit status of the clean stop, or -9 when it had to be killed.
     """
+    out = err = None
     try:
         if terminate and proc.poll() is None:
             proc.terminate()
@@ -37,5 +39,7 @@ def finish(proc: subprocess.Popen[str], *, terminate: bool = True) -> tuple[str,
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            # bounded: a grandchild (a host worker) may still hold the pipes open
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=EXIT_WAIT)
     return out or "", err or ""

@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -110,11 +111,22 @@ def _prefork(config: HostConfig, workers: int) -> int:
             _worker(replace(config, worker=number), listener, stop)
         children.append(pid)
     wait_for_stop(stop)
-    for pid in children:
-        os.kill(pid, signal.SIGTERM)
-    for pid in children:
-        os.waitpid(pid, 0)
+    _stop_workers(children)
     return 0
+
+
+def _stop_workers(children: list[int]) -> None:
+    """SIGTERM every worker until it has exited.  One signal is not enough: a worker forked an
+    instant before may take it before CPython's after-fork set-up, which clears signals
+    already tripped, and it would then serve on for ever."""
+    running = set(children)
+    while running:
+        for pid in running:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 0.5
+        while running and time.monotonic() < deadline:
+            running = {pid for pid in running if os.waitpid(pid, os.WNOHANG)[0] == 0}
+            time.sleep(0.02)
 
 
 if __name__ == "__main__":
